@@ -1,0 +1,56 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Weft: an embeddable userspace WireGuard + VXLAN data plane with in-process OSPF.
+//
+// Module names carry a `Weft` prefix so that an embedding package never clashes with
+// swift-crypto's `Crypto` or another package's `Routing`; the folders keep the short names.
+let package = Package(
+    name: "Weft",
+    products: [
+        .library(name: "WeftCrypto", targets: ["WeftCrypto"]),
+        .library(name: "WeftRouting", targets: ["WeftRouting"]),
+        .library(name: "WeftOSPF", targets: ["WeftOSPF"]),
+        .library(name: "WeftDataPlane", targets: ["WeftDataPlane"]),
+        .library(name: "WeftControlShim", targets: ["WeftControlShim"]),
+        .executable(name: "weft", targets: ["weft"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // C shims: the only places that include C headers. Swift callers see typed wrappers.
+        .systemLibrary(name: "CSodium", path: "Sources/CSodium", pkgConfig: "libsodium",
+                       providers: [.apt(["libsodium-dev"])]),
+        .systemLibrary(name: "CURing", path: "Sources/CURing", pkgConfig: "liburing",
+                       providers: [.apt(["liburing-dev"])]),
+        .systemLibrary(name: "CMnl", path: "Sources/CMnl", pkgConfig: "libmnl",
+                       providers: [.apt(["libmnl-dev"])]),
+        // Linux bits Swift cannot call directly: variadic ioctl, cmsg macros, sockaddr unions.
+        .target(name: "CLinux", path: "Sources/CLinux"),
+
+        .target(name: "WeftCrypto", dependencies: ["CSodium"], path: "Sources/Crypto"),
+        .target(name: "WeftRouting", path: "Sources/Routing"),
+        .target(name: "WeftOSPF", dependencies: ["WeftCrypto"], path: "Sources/OSPF"),
+        .target(name: "WeftDataPlane",
+                dependencies: ["WeftCrypto", "WeftRouting", "CURing", "CLinux"],
+                path: "Sources/DataPlane"),
+        .target(name: "WeftControlShim",
+                dependencies: ["WeftDataPlane", "WeftRouting", "WeftOSPF", "CMnl", "CLinux"],
+                path: "Sources/ControlShim"),
+        .executableTarget(name: "weft",
+                          dependencies: [
+                              "WeftCrypto", "WeftDataPlane", "WeftControlShim",
+                              .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                          ],
+                          path: "Sources/weft"),
+
+        .testTarget(name: "WeftCryptoTests", dependencies: ["WeftCrypto"]),
+        .testTarget(name: "WeftRoutingTests", dependencies: ["WeftRouting"]),
+        .testTarget(name: "WeftOSPFTests", dependencies: ["WeftOSPF"]),
+        .testTarget(name: "WeftDataPlaneTests", dependencies: ["WeftDataPlane"]),
+        .testTarget(name: "WeftControlShimTests", dependencies: ["WeftControlShim"]),
+        // Runs the real tools (wg, wireguard-go, bird, tshark) and the built `weft` binary.
+        .testTarget(name: "InteropTests", dependencies: ["WeftCrypto", "weft"]),
+    ]
+)

@@ -1,0 +1,2 @@
+// WeftControlShim
+public enum WeftControlShimModule { public static let name = "WeftControlShim" }

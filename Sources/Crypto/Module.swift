@@ -1,0 +1,2 @@
+// WeftCrypto
+public enum WeftCryptoModule { public static let name = "WeftCrypto" }

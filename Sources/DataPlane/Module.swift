@@ -1,0 +1,2 @@
+// WeftDataPlane
+public enum WeftDataPlaneModule { public static let name = "WeftDataPlane" }

@@ -1,0 +1,2 @@
+// WeftOSPF
+public enum WeftOSPFModule { public static let name = "WeftOSPF" }

@@ -1,0 +1,2 @@
+// WeftRouting
+public enum WeftRoutingModule { public static let name = "WeftRouting" }

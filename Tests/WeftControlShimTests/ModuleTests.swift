@@ -1,0 +1,4 @@
+import Testing
+@testable import WeftControlShim
+
+@Test func moduleLinks() { #expect(WeftControlShimModule.name == "WeftControlShim") }

@@ -1,0 +1,4 @@
+import Testing
+@testable import WeftCrypto
+
+@Test func moduleLinks() { #expect(WeftCryptoModule.name == "WeftCrypto") }

@@ -1,0 +1,4 @@
+import Testing
+@testable import WeftDataPlane
+
+@Test func moduleLinks() { #expect(WeftDataPlaneModule.name == "WeftDataPlane") }

@@ -1,0 +1,4 @@
+import Testing
+@testable import WeftOSPF
+
+@Test func moduleLinks() { #expect(WeftOSPFModule.name == "WeftOSPF") }

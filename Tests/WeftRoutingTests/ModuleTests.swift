@@ -1,0 +1,4 @@
+import Testing
+@testable import WeftRouting
+
+@Test func moduleLinks() { #expect(WeftRoutingModule.name == "WeftRouting") }
