@@ -62,6 +62,9 @@ extension WireGuard {
             return true
         }
 
+        /// Whether the counter reached REJECT_AFTER_MESSAGES: the key may receive no more.
+        public var isExhausted: Bool { next >= WireGuard.rejectAfterMessages }
+
         /// The greatest counter accepted so far, nil before the first.
         public var greatestAccepted: UInt64? { next == 0 ? nil : next - 1 }
 

@@ -129,3 +129,49 @@ extension WireGuard {
         static let persistentKeepalive = ExpiredTimers(rawValue: 1 << 4)
     }
 }
+
+extension WireGuard.Device {
+    /// What each timer does when it fires (kernel: the wg_expired_* handlers).
+    func runExpiredTimers(_ expired: WireGuard.ExpiredTimers, of peer: WireGuard.Peer<Endpoint>,
+                          now: WireGuard.Instant, output: OutputHandler) {
+        if expired.contains(.retransmitHandshake) {
+            if peer.timers.handshakeAttempts > WireGuard.maxTimerHandshakes {
+                // §6.4: give up after REKEY_ATTEMPT_TIME. Waiting packets are dropped; new
+                // traffic starts a fresh series of attempts.
+                peer.timers.sendKeepalive = nil
+                let discarded = peer.staged.removeAll()
+                peer.statistics.stagedPacketsDropped += UInt64(discarded)
+                for _ in 0 ..< discarded { count(.handshakeTimeout) }
+                peer.statistics.handshakesFailed += 1
+                // Erase what a half-finished exchange left, unless that is already scheduled.
+                if peer.timers.zeroKeyMaterial == nil {
+                    peer.timers.zeroKeyMaterial = now + WireGuard.zeroKeyMaterialAfter
+                }
+                output(.event(.handshakeFailed(peer.id)))
+            } else {
+                peer.timers.handshakeAttempts += 1
+                sendHandshakeInitiation(to: peer, isRetry: true, now: now, output: output)
+            }
+        }
+        if expired.contains(.sendKeepalive) {
+            sendKeepalive(to: peer, now: now, output: output)
+            if peer.timers.needAnotherKeepalive {
+                peer.timers.needAnotherKeepalive = false
+                peer.timers.sendKeepalive = now + WireGuard.keepaliveTimeout
+            }
+        }
+        if expired.contains(.newHandshake) {
+            // §6.5: we sent data and heard nothing back for KEEPALIVE_TIMEOUT + REKEY_TIMEOUT.
+            sendHandshakeInitiation(to: peer, isRetry: false, now: now, output: output)
+        }
+        if expired.contains(.zeroKeyMaterial) {
+            // §6.3: nothing new for 3 × REJECT_AFTER_TIME: erase every key of this peer.
+            zeroHandshake(of: peer)
+            peer.keypairs.removeAll(retire: retire)
+            output(.event(.sessionExpired(peer.id)))
+        }
+        if expired.contains(.persistentKeepalive), peer.persistentKeepalive != nil {
+            sendKeepalive(to: peer, now: now, output: output)
+        }
+    }
+}
