@@ -6,7 +6,7 @@ import PackageDescription
 let package = Package(
     name: "WeftBenchmarks",
     dependencies: [
-        .package(path: ".."),
+        .package(name: "Weft", path: ".."),
         .package(url: "https://github.com/ordo-one/package-benchmark", from: "1.38.1",
                  traits: ["MallocInterposer"]),
     ],

@@ -8,6 +8,7 @@ import Glibc
 /// `weft genkey`: a new private key in WireGuard's base64 form, as `wg genkey`.
 struct GenKey: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "genkey",
         abstract: "Generate a new private key (base64) on standard output, as `wg genkey`.")
 
     func run() {
@@ -19,6 +20,7 @@ struct GenKey: ParsableCommand {
 /// `weft genpsk`: a new pre-shared key, as `wg genpsk`.
 struct GenPSK: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "genpsk",
         abstract: "Generate a new pre-shared key (base64) on standard output, as `wg genpsk`.")
 
     func run() {
@@ -30,6 +32,7 @@ struct GenPSK: ParsableCommand {
 /// `weft pubkey`: reads a private key on standard input and prints its public key, as `wg pubkey`.
 struct PubKey: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "pubkey",
         abstract: "Read a private key from standard input and print its public key, as `wg pubkey`.")
 
     func run() throws {
@@ -70,6 +73,7 @@ private func warnIfWorldReadable() {
     var status = stat()
     guard fstat(STDOUT_FILENO, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG else { return }
     if status.st_mode & (S_IRWXG | S_IRWXO) != 0 {
-        fputs("Warning: writing to world accessible file.\nConsider setting the umask to 077 and trying again.\n", stderr)
+        let warning = "Warning: writing to world accessible file.\nConsider setting the umask to 077 and trying again.\n"
+        _ = warning.withCString { write(STDERR_FILENO, $0, strlen($0)) }
     }
 }
