@@ -1,7 +1,8 @@
 // The WireGuard device as a sans-I/O core (whitepaper §2–§6): our static identity, the peers, the
 // receiver-index table and the cookie checker, driven by three calls:
 //
-// - `encapsulate`: an IP packet from the tunnel, encrypted in place for one peer;
+// - `encapsulate`: an IP packet from the tunnel, routed to a peer by its destination
+//   (cryptokey routing, §2) and encrypted in place;
 // - `decapsulate`: a datagram from the network: transport data decrypted in place, handshake
 //   messages consumed and answered;
 // - `tick`: the timers of §6.
@@ -12,6 +13,7 @@
 // a device belongs to one thread at a time.
 
 import WeftCrypto
+import WeftRouting
 
 extension WireGuard {
     /// Why a packet was dropped. Every drop is counted in `Device.drops`.
@@ -195,6 +197,8 @@ extension WireGuard {
         private var generations: [UInt32] = []
         private var freeSlots: [UInt32] = []
         private var peersByKey: [PublicKey: PeerID] = [:]
+        /// Cryptokey routing table: destination → peer when sending, source check when receiving.
+        private var allowedIPs = AllowedIPs<PeerID>()
         private(set) var indexTable = IndexTable()
         private var cookieChecker: CookieChecker
         private var ratelimiter: Ratelimiter
@@ -283,6 +287,7 @@ extension WireGuard {
             if peer.persistentKeepalive != nil { state.timers.persistentKeepalive = now }
             peerSlots[Int(id.slot)] = state
             peersByKey[peer.publicKey] = id
+            for prefix in peer.allowedIPs { allowedIPs.insert(prefix, for: id) }
             return id
         }
 
@@ -294,6 +299,7 @@ extension WireGuard {
             peer.staged.removeAll()
             peer.timers.stopAll()
             peersByKey[peer.publicKey] = nil
+            allowedIPs.remove(peer: id)
             peerSlots[Int(id.slot)] = nil
             generations[Int(id.slot)] &+= 1
             freeSlots.append(id.slot)
@@ -337,6 +343,30 @@ extension WireGuard {
             }
         }
 
+        /// The peer's allowed IPs, sorted (IPv4 first), as `wg show` lists them.
+        public func allowedIPs(of id: PeerID) -> [IPPrefix] {
+            allowedIPs.prefixes(of: id)
+        }
+
+        /// Replaces the peer's allowed IPs (`wg set ... allowed-ips`); prefixes held by other
+        /// peers move to this one.
+        public func setAllowedIPs(_ prefixes: [IPPrefix], of id: PeerID) {
+            guard peer(id) != nil else { return }
+            allowedIPs.remove(peer: id)
+            for prefix in prefixes { allowedIPs.insert(prefix, for: id) }
+        }
+
+        /// Adds one allowed IP to the peer, taking it from any other peer.
+        public func addAllowedIP(_ prefix: IPPrefix, to id: PeerID) {
+            guard peer(id) != nil else { return }
+            allowedIPs.insert(prefix, for: id)
+        }
+
+        /// The peer a packet for `destination` goes to (§2), if any.
+        public func peer(forDestination destination: IPAddress) -> PeerID? {
+            allowedIPs.lookup(destination)
+        }
+
         public func statistics(of id: PeerID) -> PeerStatistics? {
             peer(id)?.statistics
         }
@@ -355,7 +385,8 @@ extension WireGuard {
             WireGuard.transportHeaderLength + paddedLength(length) + WireGuard.tagLength
         }
 
-        /// Encrypts an IP packet for `peer` in place.
+        /// Encrypts an IP packet in place for the peer whose allowed IPs hold its destination
+        /// (cryptokey routing, §2); `.drop(.noRoute)` when none does.
         ///
         /// - Parameters:
         ///   - packetLength: the IP packet's length; the packet sits at `buffer[16 ..< 16 + packetLength]`.
@@ -363,6 +394,21 @@ extension WireGuard {
         ///     holds the transport message at its start.
         ///   - output: handshake initiations and packets that waited for a session, sent before
         ///     this packet's result is returned.
+        public func encapsulate(packetLength: Int, in buffer: UnsafeMutableRawBufferPointer, now: Instant,
+                                output: OutputHandler) -> EncapsulateResult<Endpoint> {
+            guard packetLength >= 0, buffer.count >= WireGuard.transportHeaderLength + packetLength else {
+                return .drop(count(.bufferTooSmall))
+            }
+            let packet = UnsafeRawBufferPointer(rebasing: buffer[WireGuard.transportHeaderLength ..< WireGuard.transportHeaderLength + packetLength])
+            guard let id = allowedIPs.lookup(packetDestination: packet), let peer = peer(id) else {
+                return .drop(count(.noRoute))
+            }
+            return encapsulate(packetLength: packetLength, in: buffer, peer: peer, now: now, output: output)
+        }
+
+        /// Encrypts an IP packet in place for a given peer, bypassing the routing lookup (for
+        /// drivers that route themselves, e.g. an overlay with one peer per link). Buffer layout
+        /// and results as the routed variant; an unknown peer gives `.drop(.noRoute)`.
         public func encapsulate(packetLength: Int, in buffer: UnsafeMutableRawBufferPointer, for id: PeerID,
                                 now: Instant, output: OutputHandler) -> EncapsulateResult<Endpoint> {
             guard let peer = peer(id) else { return .drop(count(.noRoute)) }
@@ -659,6 +705,10 @@ extension WireGuard {
             peer.timers.dataReceived(now: now)
             guard let length = Self.innerPacketLength(UnsafeRawBufferPointer(payload)) else {
                 return .drop(count(.invalidInnerPacket))
+            }
+            // Cryptokey routing on receive (§2): the inner source must route back to this peer.
+            guard allowedIPs.allows(peer.id, packetSource: UnsafeRawBufferPointer(payload)) else {
+                return .drop(count(.sourceNotAllowed))
             }
             return .writeToTunnel(WireGuard.transportHeaderLength ..< WireGuard.transportHeaderLength + length, peer: peer.id)
         }

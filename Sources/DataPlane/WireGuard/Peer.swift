@@ -2,6 +2,7 @@
 // keypairs and cookie, its timers, the packets waiting for a session, and its counters.
 
 import WeftCrypto
+import WeftRouting
 
 extension WireGuard {
     /// A handle to a peer of a `Device`. Stays unique after the peer is removed (the slot's
@@ -23,13 +24,17 @@ extension WireGuard {
         public var endpoint: Endpoint?
         /// Send a keepalive after this much silence in either direction (§6.5), for NATs.
         public var persistentKeepalive: Interval?
+        /// Cryptokey routing (§2): destinations sent to this peer, and the only sources accepted
+        /// from it. A prefix held by another peer moves to this one.
+        public var allowedIPs: [IPPrefix]
 
         public init(publicKey: PublicKey, presharedKey: PresharedKey = .zero, endpoint: Endpoint? = nil,
-                    persistentKeepalive: Interval? = nil) {
+                    persistentKeepalive: Interval? = nil, allowedIPs: [IPPrefix] = []) {
             self.publicKey = publicKey
             self.presharedKey = presharedKey
             self.endpoint = endpoint
             self.persistentKeepalive = persistentKeepalive
+            self.allowedIPs = allowedIPs
         }
     }
 

@@ -3,6 +3,8 @@
 // that proved it owns its address still cannot make us do more than a few Curve25519 operations
 // per second. The numbers follow the Linux module's ratelimiter.c.
 
+import WeftRouting
+
 extension WireGuard {
     /// Token-bucket limiter of handshake initiations per source address.
     ///
@@ -25,8 +27,21 @@ extension WireGuard {
             let bits: UInt64
 
             init(_ source: SourceAddress) {
-                isIPv6 = source.isIPv6
-                bits = source.isIPv6 ? source.high : source.low
+                switch source.address {
+                case .v4(let address):
+                    isIPv6 = false
+                    bits = UInt64(address.value)
+                case .v6(let address):
+                    // A dual-stack socket reports IPv4 peers as ::ffff:a.b.c.d; they are IPv4
+                    // hosts, not one /64.
+                    if let mapped = address.ipv4Mapped {
+                        isIPv6 = false
+                        bits = UInt64(mapped.value)
+                    } else {
+                        isIPv6 = true
+                        bits = address.hi
+                    }
+                }
             }
         }
 
