@@ -167,6 +167,8 @@ extension WireGuard {
 
         public init(mtu: Int = 1420, stagedPacketLimit: Int = WireGuard.maxStagedPackets,
                     ratelimiterEntries: Int = Ratelimiter.defaultMaximumEntries) {
+            precondition(mtu > 0 && stagedPacketLimit > 0 && ratelimiterEntries > 0,
+                         "DeviceConfiguration: MTU and limits must be positive")
             self.mtu = mtu
             self.stagedPacketLimit = stagedPacketLimit
             self.ratelimiterEntries = ratelimiterEntries
@@ -456,10 +458,9 @@ extension WireGuard {
         func paddedLength(_ length: Int) -> Int {
             let mtu = configuration.mtu
             var lastUnit = length
-            if mtu > 0, lastUnit > mtu { lastUnit %= mtu }
+            if lastUnit > mtu { lastUnit %= mtu }
             let aligned = (lastUnit + WireGuard.paddingMultiple - 1) & ~(WireGuard.paddingMultiple - 1)
-            let padded = mtu > 0 ? min(mtu, aligned) : aligned
-            return length + max(padded - lastUnit, 0)
+            return length + max(min(mtu, aligned) - lastUnit, 0)
         }
 
         /// Writes header, padding and tag around the packet at `message[16...]` and encrypts in
@@ -882,6 +883,11 @@ extension WireGuard {
         func count(_ reason: DropReason) -> DropReason {
             drops[reason] += 1
             return reason
+        }
+
+        /// Counts `number` drops at once.
+        func countDrops(_ reason: DropReason, _ number: Int) {
+            drops[reason] += UInt64(number)
         }
 
         /// Uniform jitter in [0, REKEY_TIMEOUT_JITTER_MAX) from a SplitMix64 stream.

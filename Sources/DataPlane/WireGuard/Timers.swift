@@ -141,7 +141,7 @@ extension WireGuard.Device {
                 peer.timers.sendKeepalive = nil
                 let discarded = peer.staged.removeAll()
                 peer.statistics.stagedPacketsDropped += UInt64(discarded)
-                for _ in 0 ..< discarded { count(.handshakeTimeout) }
+                countDrops(.handshakeTimeout, discarded)
                 peer.statistics.handshakesFailed += 1
                 // Erase what a half-finished exchange left, unless that is already scheduled.
                 if peer.timers.zeroKeyMaterial == nil {
