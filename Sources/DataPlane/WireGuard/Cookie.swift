@@ -102,7 +102,8 @@ extension WireGuard {
 
         /// Writes a cookie reply (§5.4.7) for `message` from `source` into `buffer`, addressed to
         /// the sender index of that message; returns the reply's length.
-        mutating func writeCookieReply(into buffer: UnsafeMutableRawBufferPointer, answering message: some MACProtectedMessage,
+        mutating func writeCookieReply(into buffer: UnsafeMutableRawBufferPointer,
+                                       answering message: some MACProtectedMessage,
                                        receiverIndex: UInt32, source: SourceAddress, now: Instant,
                                        random: RandomSource) -> Int {
             let reply = CookieReplyMessage(initializing: buffer)
@@ -159,7 +160,8 @@ extension WireGuard {
         /// before the responder would rotate the secret it came from.
         func hasValidCookie(now: Instant) -> Bool {
             guard let birthdate = cookieBirthdate else { return false }
-            let lifetime = Interval(nanoseconds: WireGuard.cookieSecretMaxAge.nanoseconds - WireGuard.cookieSecretLatency.nanoseconds)
+            let lifetime = Interval(nanoseconds: WireGuard.cookieSecretMaxAge.nanoseconds
+                - WireGuard.cookieSecretLatency.nanoseconds)
             return !now.hasElapsed(lifetime, since: birthdate)
         }
 

@@ -33,8 +33,11 @@ extension WireGuard {
             self.birthdate = birthdate
             keys = SecretBytes(count: 2 * WireGuard.keyLength)
             keys.withUnsafeMutableBytes { raw in
-                session.sending.withUnsafeBytes { raw.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: 32) }
-                session.receiving.withUnsafeBytes { (raw.baseAddress! + 32).copyMemory(from: $0.baseAddress!, byteCount: 32) }
+                let length = WireGuard.keyLength
+                session.sending.withUnsafeBytes { raw.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: length) }
+                session.receiving.withUnsafeBytes {
+                    (raw.baseAddress! + length).copyMemory(from: $0.baseAddress!, byteCount: length)
+                }
             }
         }
 

@@ -51,6 +51,11 @@ extension UnsafeMutableRawBufferPointer {
         storeBytes(of: value.littleEndian, toByteOffset: offset, as: UInt64.self)
     }
 
+    /// The `length` bytes of an inner packet placed behind the transport header's 16 bytes.
+    func packet(afterTransportHeader length: Int) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(rebasing: self[WireGuard.transportHeaderLength ..< WireGuard.transportHeaderLength + length])
+    }
+
     /// Writes the type word: the type byte and three zero reserved bytes.
     func storeMessageType(_ type: WireGuard.MessageType) {
         storeLittleEndian(type.rawValue, at: 0)

@@ -94,7 +94,8 @@ extension WireGuard {
         }
 
         /// C = KDF1(C, DH(private, public)).
-        static func mixDH(_ chainingKey: inout Bytes32, _ privateKey: PrivateKey, _ publicKey: PublicKey) throws(HandshakeError) {
+        static func mixDH(_ chainingKey: inout Bytes32, _ privateKey: PrivateKey,
+                          _ publicKey: PublicKey) throws(HandshakeError) {
             var shared = try dh(privateKey, publicKey)
             defer { shared.zeroize() }
             shared.withUnsafeBytes { mixKey(&chainingKey, $0) }
@@ -256,7 +257,8 @@ extension WireGuard {
         /// Writes a handshake initiation into `message` (all but the MACs) and enters
         /// `createdInitiation`.
         mutating func createInitiation(into message: HandshakeInitiationMessage, identity: StaticIdentity,
-                                       ephemeral: PrivateKey, timestamp: TAI64N, senderIndex: UInt32) throws(HandshakeError) {
+                                       ephemeral: PrivateKey, timestamp: TAI64N,
+                                       senderIndex: UInt32) throws(HandshakeError) {
             var chainingKey = Noise.initialChainingKey
             var hash = Noise.initialHash
             defer { chainingKey.zeroize() }
