@@ -80,6 +80,30 @@ struct IOTUNTests {
     }
 
     @Test(arguments: TestBackend.allCases)
+    func readWaitsForLateArrivals(_ backend: TestBackend) async throws {
+        try await withTemporaryNetworkNamespace { namespace in
+            let name = uniqueInterfaceName("wtun")
+            let device = try TUNDevice(name: name)
+            try namespace.ip("addr", "add", "100.64.0.1/24", "dev", name)
+            try device.setUp()
+            let pool = BufferPool(capacity: 32)
+            let tun = try backend.tun(device, pool: pool)
+            let udp = try backend.udp(try UDPSocket(), pool: BufferPool(capacity: 8))
+            var batch = PacketBatch(capacity: 8)
+            // Drain whatever the kernel sent on link-up, then wait on an idle device.
+            _ = try tun.receive(into: &batch, timeout: .milliseconds(20))
+            batch.releaseAll(to: pool)
+            for round in 0..<3 {
+                try sendStream(udp, to: Endpoint(address: .ipv4(Self.peer), port: 40002), count: 1) { _ in 30 + round }
+                let read = try receivePackets(tun, count: 1) { _, bytes in
+                    udpPayload(ofIPv4: UnsafeRawBufferPointer(bytes), destination: Self.peer, port: 40002)?.count == 30 + round
+                }
+                #expect(read == 1)
+            }
+        }
+    }
+
+    @Test(arguments: TestBackend.allCases)
     func invalidPacketsAreDroppedNotFatal(_ backend: TestBackend) async throws {
         try await withTemporaryNetworkNamespace { _ in
             let device = try TUNDevice(name: uniqueInterfaceName("wtun"))
