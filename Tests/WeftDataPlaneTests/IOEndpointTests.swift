@@ -85,18 +85,48 @@ struct IOEndpointTests {
                        "1:2:3:4:5:6:1.2.3.4", "a:b::c:d", "::1.2.3.4", "1::2::3", "1:2:3:4:5:6:7:8:9", "00000::",
                        "1.2.3.04", "1.2.3", ":::", "1:2:3:4:5:6:7::", "::2:3:4:5:6:7:8", "::0:2:3:4:5:6:7:8"]
         for text in samples {
-            var v4 = in_addr()
-            var v6 = in6_addr()
-            let reference: Endpoint.Address?
-            if inet_pton(AF_INET, text, &v4) == 1 {
-                reference = .ipv4(UInt32(bigEndian: v4.s_addr))
-            } else if inet_pton(AF_INET6, text, &v6) == 1 {
-                reference = withUnsafeBytes(of: v6) { Endpoint.Address.ipv6(bytes: $0) }
-            } else {
-                reference = nil
-            }
+            #expect(Endpoint.Address(text) == Self.referenceParse(text), "\(text)")
+        }
+    }
+
+    /// glibc's inet_pton as the reference parser.
+    static func referenceParse(_ text: String) -> Endpoint.Address? {
+        var v4 = in_addr()
+        var v6 = in6_addr()
+        if inet_pton(AF_INET, text, &v4) == 1 { return .ipv4(UInt32(bigEndian: v4.s_addr)) }
+        if inet_pton(AF_INET6, text, &v6) == 1 { return withUnsafeBytes(of: v6) { Endpoint.Address.ipv6(bytes: $0) } }
+        return nil
+    }
+
+    @Test func parsingMatchesInetPtonOnRandomText() {
+        // Strings over the characters addresses are made of, weighted so that valid and
+        // nearly-valid forms are common; any disagreement with inet_pton is a bug.
+        let alphabet = Array("0123456789abcdefABCDEFg:.:.::")
+        var generator = SystemRandomNumberGenerator()
+        var valid = 0
+        for _ in 0..<20_000 {
+            let length = Int.random(in: 0...24, using: &generator)
+            let text = String((0..<length).map { _ in alphabet.randomElement(using: &generator)! })
+            let reference = Self.referenceParse(text)
+            if reference != nil { valid += 1 }
             #expect(Endpoint.Address(text) == reference, "\(text)")
         }
+        // Random mutations of valid addresses reach the interesting edges more often.
+        let seeds = ["198.18.0.1", "::ffff:100.64.0.1", "fd00::1", "2001:db8:0:1:2:3:4:5", "::", "1::1.2.3.4"]
+        for _ in 0..<20_000 {
+            var characters = Array(seeds.randomElement(using: &generator)!)
+            for _ in 0..<Int.random(in: 1...3, using: &generator) {
+                let position = Int.random(in: 0...characters.count, using: &generator)
+                switch Int.random(in: 0..<3, using: &generator) {
+                case 0: characters.insert(alphabet.randomElement(using: &generator)!, at: position)
+                case 1 where position < characters.count: characters.remove(at: position)
+                default: if position < characters.count { characters[position] = alphabet.randomElement(using: &generator)! }
+                }
+            }
+            let text = String(characters)
+            #expect(Endpoint.Address(text) == Self.referenceParse(text), "\(text)")
+        }
+        #expect(valid > 0)
     }
 
     @Test func formattingMatchesInetNtopOnRandomAddresses() {

@@ -239,7 +239,8 @@ extension Endpoint.Address {
         }
     }
 
-    /// A zone is an interface index or an existing interface name.
+    /// A zone is an interface index or the name of an interface in the calling thread's
+    /// network namespace.
     private static func parseZone(_ text: UnsafeBufferPointer<UInt8>) -> UInt32? {
         guard !text.isEmpty, text.count < 16 else { return nil }
         if text.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }) {

@@ -30,7 +30,8 @@ public final class TUNDevice: @unchecked Sendable {
     /// How to open the device.
     public struct Options: Hashable, Sendable {
         /// Put a virtio_net_hdr before every packet (IFF_VNET_HDR). Off by default: with it on,
-        /// the engine must segment TSO/USO super-packets and complete partial checksums.
+        /// the engine must segment TSO/USO super-packets and complete partial checksums, and
+        /// reads need pool slots of 64 KiB (`BufferPool.Layout.coalescing`).
         public var virtioNetHeader: Bool
         /// Offloads to request when `virtioNetHeader` is on; the device reports what it got.
         public var offloads: Offloads

@@ -174,20 +174,21 @@ public final class TUNRingIO: PacketIO, @unchecked Sendable {
 
     public func send(_ batch: inout PacketBatch) throws(Errno) {
         var next = 0
-        do {
+        do throws(Errno) {
             try ring.enable()
             while next < batch.count {
                 let packet = batch[next]
-                next += 1
                 guard let (start, length) = device.writeSpan(of: packet, in: pool) else {
                     counters[dropped: .noHeadroom] &+= 1
                     pool.release(packet.buffer)
+                    next += 1
                     continue
                 }
                 let sqe = try ring.nextSubmission()
                 weft_prep_write(sqe, 0, 1, start, UInt32(length))
                 io_uring_sqe_set_data64(sqe, Self.writeTag | UInt64(packet.buffer.rawValue))
                 writesInFlight += 1
+                next += 1
             }
             batch.removeAll()
             try ring.submit()

@@ -32,6 +32,7 @@ public final class UDPRingIO: PacketIO, @unchecked Sendable {
     private let prefixLength: Int
     private let payloadOffset: Int
     private var receiveErrors = 0
+    private var lastReceiveError = Errno.ioError
 
     // Sends in flight: message slot i of `vectors` belongs to request i; `trainSlots` holds
     // the buffers to release when it completes.
@@ -84,18 +85,13 @@ public final class UDPRingIO: PacketIO, @unchecked Sendable {
 
     deinit {
         // The kernel must be done with every lent or in-flight buffer before the pool gets
-        // them back: cancel the multishot receive and wait (bounded) for its last completion.
-        if lender?.armed == true { disarm() }
-        let quiet = lender?.armed != true
+        // them back: cancel the multishot receive and wait (bounded) for the last completions.
+        if !isQuiet { quiesce() }
+        let quiet = isQuiet
         ring.shutdown()
-        if quiet {
-            lender?.returnAll(to: pool)
-            for i in 0..<vectors.capacity where trainCounts[i] > 0 {
-                for k in 0..<trainCounts[i] { pool.release(trainBuffers[i * MessageVectors.iovecsPerMessage + k]) }
-            }
-        }
         // Otherwise (the ring belonged to another thread) the buffers stay out of the pool:
-        // a leak is safe, handing out memory the kernel may still write is not.
+        // a leak is safe, handing out memory the kernel may still use is not.
+        if quiet { lender?.returnAll(to: pool) }
         queue.releaseAll(to: pool)
         receiveHeader.deallocate()
         freeSends.deallocate()
@@ -157,8 +153,6 @@ public final class UDPRingIO: PacketIO, @unchecked Sendable {
         }
     }
 
-    private var lastReceiveError = Errno.ioError
-
     /// Consumes every ready completion (no kernel entry).
     private func reap() {
         _ = ring.drainCompletions { completion in
@@ -193,7 +187,8 @@ public final class UDPRingIO: PacketIO, @unchecked Sendable {
             pool.release(buffer)
             return
         }
-        if header.flags & UInt32(MSG_TRUNC) != 0 {
+        // MSG_CTRUNC with GRO: the segment size may be lost (see UDPSyscallIO).
+        if header.flags & UInt32(MSG_TRUNC) != 0 || (controlSpace > 0 && header.flags & UInt32(MSG_CTRUNC) != 0) {
             counters[dropped: .truncated] &+= 1
             pool.release(buffer)
             return
@@ -215,18 +210,21 @@ public final class UDPRingIO: PacketIO, @unchecked Sendable {
                                       length: written - prefixLength, endpoint: endpoint, segmentSize: segmentSize))
     }
 
-    /// Cancels the multishot receive and waits, at most about a second, for its last completion.
-    private func disarm() {
+    /// No multishot receive armed and no send in flight.
+    private var isQuiet: Bool { lender?.armed != true && freeSendCount == vectors.capacity }
+
+    /// Cancels the multishot receive and waits, at most about a second, for it and the sends.
+    private func quiesce() {
         do {
             try ring.enable()
-            try ring.cancel(userData: Self.receiveTag)
+            if lender?.armed == true { try ring.cancel(userData: Self.receiveTag) }
             for _ in 0..<100 {
-                if !lender!.armed { break }
+                if isQuiet { break }
                 _ = try ring.submitAndWait(timeout: .milliseconds(10))
                 reap()
             }
         } catch {
-            // EEXIST from a ring bound to another thread: leave it armed (see deinit).
+            // EEXIST from a ring bound to another thread: everything stays out (see deinit).
         }
     }
 
@@ -234,7 +232,7 @@ public final class UDPRingIO: PacketIO, @unchecked Sendable {
 
     public func send(_ batch: inout PacketBatch) throws(Errno) {
         var next = 0
-        do {
+        do throws(Errno) {
             try ring.enable()
             while next < batch.count {
                 let count = segmentationOffload ? UDPSegmentation.trainLength(batch, from: next) : 1
@@ -248,7 +246,14 @@ public final class UDPRingIO: PacketIO, @unchecked Sendable {
                     next += count
                     continue
                 }
-                let sqe = try ring.nextSubmission()
+                let sqe: UnsafeMutablePointer<io_uring_sqe>
+                do throws(Errno) {
+                    sqe = try ring.nextSubmission()
+                } catch {
+                    freeSends[freeSendCount] = UInt16(message)
+                    freeSendCount += 1
+                    throw error
+                }
                 weft_prep_sendmsg(sqe, 0, 1, vectors.header(message))
                 io_uring_sqe_set_data64(sqe, Self.sendTag | UInt64(message))
                 for k in 0..<count {

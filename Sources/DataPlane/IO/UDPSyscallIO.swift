@@ -41,9 +41,9 @@ public final class UDPSyscallIO: PacketIO, @unchecked Sendable {
         let start = batch.count
         deliver(into: &batch)
         if batch.isFull || queue.count > 0 { return batch.count - start }
-        var received = try receiveMessages(limit: batch.remainingCapacity)
-        if received == 0 && batch.count == start && timeout > .zero {
-            if try waitReadable(timeout) { received = try receiveMessages(limit: batch.remainingCapacity) }
+        let received = try receiveMessages(limit: batch.remainingCapacity)
+        if received == 0 && timeout > .zero, try waitReadable(timeout) {
+            _ = try receiveMessages(limit: batch.remainingCapacity)
         }
         deliver(into: &batch)
         return batch.count - start
@@ -77,7 +77,9 @@ public final class UDPSyscallIO: PacketIO, @unchecked Sendable {
             let buffer = staged[i]
             let header = vectors.header(i).pointee
             let length = Int(vectors.messages[i].msg_len)
-            if header.msg_flags & Int32(MSG_TRUNC) != 0 {
+            // MSG_CTRUNC with GRO: a coalesced datagram's segment size may be lost, and
+            // delivering it whole would glue several datagrams into one.
+            if header.msg_flags & Int32(MSG_TRUNC) != 0 || (coalescing && header.msg_flags & Int32(MSG_CTRUNC) != 0) {
                 statistics[dropped: .truncated] &+= 1
                 pool.release(buffer)
                 continue
