@@ -30,7 +30,10 @@ struct TemporaryNamespace: Sendable {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/nsenter")
         process.arguments = ["--net=\(path)", "ip"] + arguments
         try process.run()
-        for _ in 0..<1000 where process.isRunning { usleep(10_000) }
+        for _ in 0..<1000 {
+            if !process.isRunning { break }
+            usleep(10_000)
+        }
         if process.isRunning {
             process.terminate()
             throw CommandFailed(command: ["ip"] + arguments, status: -1)
@@ -86,7 +89,7 @@ final class NamespaceExecutor: TaskExecutor, @unchecked Sendable {
             setupError = error
         }
         started.signal()
-        // Runs until stop(): each test enqueues a handful of jobs.
+        // Serves jobs until stop(); each test enqueues a handful, and its time limit bounds it.
         while true {
             condition.lock()
             while jobs.isEmpty && !stopping { condition.wait() }

@@ -66,8 +66,8 @@ public final class BufferPool: @unchecked Sendable {
         self.layout = layout
         self.capacity = capacity
         self.slotSize = layout.slotSize
-        // Page alignment keeps slots from straddling pages more than they must and suits
-        // io_uring buffer registration.
+        // Page alignment: with 64-byte-multiple slots no packet shares a cache line with
+        // another, and a 2 KiB slot never straddles a page.
         var memory: UnsafeMutableRawPointer?
         let status = posix_memalign(&memory, 4096, capacity * slotSize)
         precondition(status == 0 && memory != nil, "BufferPool: cannot allocate \(capacity * slotSize) bytes")
@@ -149,7 +149,4 @@ public final class BufferPool: @unchecked Sendable {
         if let source = bytes.baseAddress { start.copyMemory(from: source, byteCount: bytes.count) }
         return Packet(buffer: index, offset: layout.headroom, length: bytes.count, endpoint: endpoint)
     }
-
-    /// The base address and byte length of the whole allocation, for io_uring registration.
-    var memory: UnsafeMutableRawBufferPointer { UnsafeMutableRawBufferPointer(start: base, count: capacity * slotSize) }
 }

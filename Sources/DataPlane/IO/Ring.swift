@@ -221,9 +221,6 @@ public struct Ring: ~Copyable {
     /// The user data of cancellation requests; drivers ignore its completions.
     static let cancelUserData: UInt64 = .max
 
-    /// Queued, not yet submitted entries.
-    var pendingSubmissions: Int { Int(io_uring_sq_ready(ring)) }
-
     /// Submits queued entries; returns how many the kernel took.
     @discardableResult
     mutating func submit() throws(Errno) -> Int {
@@ -251,9 +248,6 @@ public struct Ring: ~Copyable {
         if result == -ETIME || result == -EINTR { return false }
         throw Errno(rawValue: -result)
     }
-
-    /// Completions ready in the queue (no kernel entry).
-    var readyCompletions: Int { Int(io_uring_cq_ready(ring)) }
 
     /// Hands every ready completion to `body`, in order, and marks them consumed; returns how
     /// many there were. Bounded by the queue size: completions posted meanwhile wait for the

@@ -63,12 +63,9 @@ public final class UDPSocket: @unchecked Sendable {
 
     /// Opens and binds the socket.
     public init(_ options: Options = Options()) throws(IOBackendError) {
-        var ipv6: Bool
-        switch options.address {
-        case .ipv4?: ipv6 = false
-        case .ipv6?: ipv6 = !(options.address!.isIPv4Mapped)
-        case nil: ipv6 = true
-        }
+        // AF_INET for an IPv4 (or IPv4-mapped) local address, AF_INET6 otherwise.
+        var ipv6 = true
+        if case .ipv4? = options.address?.unmapped { ipv6 = false }
         var fd = socket(ipv6 ? AF_INET6 : AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         if fd < 0, options.address == nil, errno == EAFNOSUPPORT {
             // A kernel without IPv6: IPv4 only.

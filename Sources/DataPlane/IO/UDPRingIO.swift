@@ -34,7 +34,7 @@ public final class UDPRingIO: PacketIO, @unchecked Sendable {
     private var receiveErrors = 0
     private var lastReceiveError = Errno.ioError
 
-    // Sends in flight: message slot i of `vectors` belongs to request i; `trainSlots` holds
+    // Sends in flight: message slot i of `vectors` belongs to request i; `trainBuffers` holds
     // the buffers to release when it completes.
     private let vectors: MessageVectors
     private let freeSends: UnsafeMutablePointer<UInt16>
