@@ -1,11 +1,32 @@
+#define _GNU_SOURCE
 #include "CLinux.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
+
+_Static_assert(sizeof(struct clinux_mmsghdr) == sizeof(struct mmsghdr), "mmsghdr layout");
+_Static_assert(offsetof(struct clinux_mmsghdr, msg_len) == offsetof(struct mmsghdr, msg_len),
+               "mmsghdr layout");
+
+int clinux_recvmmsg(int fd, struct clinux_mmsghdr *msgs, unsigned int count, int flags) {
+    int n = recvmmsg(fd, (struct mmsghdr *)msgs, count, flags, NULL);
+    return n < 0 ? -errno : n;
+}
+
+int clinux_sendmmsg(int fd, struct clinux_mmsghdr *msgs, unsigned int count, int flags) {
+    int n = sendmmsg(fd, (struct mmsghdr *)msgs, count, flags);
+    return n < 0 ? -errno : n;
+}
 
 int clinux_tun_open(const char *name, int vnetHeader, char *outName) {
     int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
@@ -27,8 +48,92 @@ int clinux_tun_set_offload(int fd, unsigned int flags) {
     return ioctl(fd, TUNSETOFFLOAD, (unsigned long)flags) < 0 ? -errno : 0;
 }
 
+int clinux_tun_get_features(int fd, unsigned int *features) {
+    return ioctl(fd, TUNGETFEATURES, features) < 0 ? -errno : 0;
+}
+
+int clinux_tun_set_vnet_header_size(int fd, int size) {
+    return ioctl(fd, TUNSETVNETHDRSZ, &size) < 0 ? -errno : 0;
+}
+
+// SIOC*IF* ioctls need some socket; a datagram socket of any family does. One per call keeps
+// the wrappers stateless; they are configuration calls, never on a packet path.
+static int interface_ioctl(const char *name, unsigned long request, struct ifreq *ifr) {
+    if (strlen(name) >= IFNAMSIZ) return -ENAMETOOLONG;
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    strncpy(ifr->ifr_name, name, IFNAMSIZ - 1);
+    int result = ioctl(fd, request, ifr) < 0 ? -errno : 0;
+    close(fd);
+    return result;
+}
+
+int clinux_if_get_mtu(const char *name) {
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    int r = interface_ioctl(name, SIOCGIFMTU, &ifr);
+    return r < 0 ? r : ifr.ifr_mtu;
+}
+
+int clinux_if_set_mtu(const char *name, int mtu) {
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    ifr.ifr_mtu = mtu;
+    return interface_ioctl(name, SIOCSIFMTU, &ifr);
+}
+
+int clinux_if_get_flags(const char *name) {
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    int r = interface_ioctl(name, SIOCGIFFLAGS, &ifr);
+    return r < 0 ? r : (unsigned short)ifr.ifr_flags;
+}
+
+int clinux_if_set_flags(const char *name, int flags) {
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    ifr.ifr_flags = (short)flags;
+    return interface_ioctl(name, SIOCSIFFLAGS, &ifr);
+}
+
 int clinux_set_nonblocking(int fd) {
     int flags = fcntl(fd, F_GETFL);
     if (flags < 0) return -errno;
     return fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0 ? -errno : 0;
+}
+
+int clinux_unshare_network_namespace(void) {
+    return unshare(CLONE_NEWNET) < 0 ? -errno : 0;
+}
+
+int clinux_gettid(void) {
+    return (int)syscall(SYS_gettid);
+}
+
+#if defined(__x86_64__)
+#define CLINUX_AUDIT_ARCH AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define CLINUX_AUDIT_ARCH AUDIT_ARCH_AARCH64
+#endif
+
+int clinux_seccomp_deny_io_uring_setup(int error) {
+#ifndef CLINUX_AUDIT_ARCH
+    (void)error;
+    return -ENOSYS;
+#else
+    struct sock_filter program[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, CLINUX_AUDIT_ARCH, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_io_uring_setup, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (error & SECCOMP_RET_DATA)),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog fprog = { .len = sizeof program / sizeof program[0], .filter = program };
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return -errno;
+    if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &fprog) < 0) return -errno;
+    return 0;
+#endif
 }
