@@ -101,3 +101,27 @@ import Testing
         }
     }
 }
+
+/// A_m (§5.4.7): the source address then port, both in network byte order; and the I/O layer's
+/// endpoint reduced to it.
+@Suite struct WireGuardSourceAddressTests {
+    static func cookieInput(_ endpoint: Endpoint) -> [UInt8] {
+        endpoint.sourceAddress.withCookieInput { Array($0) }
+    }
+
+    @Test func ipv4() throws {
+        let endpoint = try #require(Endpoint("198.18.0.1:51820"))
+        #expect(Self.cookieInput(endpoint) == [198, 18, 0, 1, 0xCA, 0x6C])
+    }
+
+    @Test func ipv6() throws {
+        let endpoint = try #require(Endpoint("[fd00::1]:443"))
+        #expect(Self.cookieInput(endpoint) == [0xFD] + [UInt8](repeating: 0, count: 14) + [1, 0x01, 0xBB])
+    }
+
+    @Test func ipv4MappedCountsAsIPv4() throws {
+        let mapped = try #require(Endpoint("[::ffff:198.18.0.1]:51820"))
+        let plain = try #require(Endpoint("198.18.0.1:51820"))
+        #expect(mapped.sourceAddress == plain.sourceAddress)
+    }
+}

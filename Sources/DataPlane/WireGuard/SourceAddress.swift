@@ -48,3 +48,16 @@ public protocol WireGuardEndpoint: Hashable, Sendable {
     /// The IP address and UDP port datagrams from this endpoint come from.
     var sourceAddress: WireGuard.SourceAddress { get }
 }
+
+/// The I/O layer's UDP endpoint, as the WireGuard core sees it. IPv4-mapped IPv6 addresses (from
+/// a dual-stack socket) count as the IPv4 hosts they are; the IPv6 zone plays no part in cookies.
+extension Endpoint: WireGuardEndpoint {
+    public var sourceAddress: WireGuard.SourceAddress {
+        switch address.unmapped {
+        case .ipv4(let value):
+            WireGuard.SourceAddress(.v4(IPv4Address(value)), port: port)
+        case .ipv6(let high, let low, _):
+            WireGuard.SourceAddress(.v6(IPv6Address(hi: high, lo: low)), port: port)
+        }
+    }
+}
