@@ -137,3 +137,8 @@ int clinux_seccomp_deny_io_uring_setup(int error) {
     return 0;
 #endif
 }
+
+#include <sys/prctl.h>
+void clinux_set_thread_name(const char *name) {
+    prctl(PR_SET_NAME, (unsigned long)name, 0, 0, 0);
+}

@@ -7,6 +7,8 @@ import WeftDataPlane
 public protocol UAPIHandler: AnyObject, Sendable {
     func uapiGet() -> InterfaceStatus
     func uapiSet(_ change: InterfaceChange) throws(UAPIError)
+    /// Weft's own extension: the `StatusReport` as one line of JSON, for `weft show`.
+    func statusJSON() -> String
 }
 
 /// Serves the WireGuard UAPI on `/var/run/wireguard/IFNAME.sock`, exactly where and how
@@ -15,6 +17,8 @@ public protocol UAPIHandler: AnyObject, Sendable {
 /// `set` operations atomic with respect to each other.
 public final class UAPIServer: @unchecked Sendable {
     public static let socketDirectory = "/var/run/wireguard"
+    /// The request line of Weft's status extension.
+    public static let statusOperation = "weft_status=1"
 
     public let path: String
     private let handler: UAPIHandler
@@ -133,6 +137,10 @@ public final class UAPIServer: @unchecked Sendable {
                     status = error.errno
                 }
                 guard send(connection, "errno=\(status)\n\n") else { return }
+            case UAPIServer.statusOperation:
+                // Weft's extension to the protocol (wg never sends it): packet counters as JSON.
+                guard reader.nextLine() == "" else { return }
+                guard send(connection, handler.statusJSON() + "\nerrno=0\n\n") else { return }
             default:
                 log("UAPI: invalid operation \(operation.prefix(64))")
                 return

@@ -1,0 +1,78 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import WeftDataPlane
+
+/// `weft up`: one WireGuard interface with its UAPI socket, as a wireguard-go process is.
+/// The engine does the work; this adds the socket, status reports and signal handling.
+public final class InterfaceDaemon: UAPIHandler, @unchecked Sendable {
+    public let engine: WireGuardEngine
+    private var server: UAPIServer?
+
+    public init(options: WireGuardEngine.Options, log: @escaping @Sendable (String) -> Void = WireGuardEngine.logToStandardError) throws {
+        engine = try WireGuardEngine(options: options, events: { event in
+            switch event {
+            case .handshakeCompleted(let key): log("\(options.interfaceName): handshake completed with peer \(key)")
+            case .handshakeFailed(let key): log("\(options.interfaceName): handshake with peer \(key) gave up")
+            case .endpointChanged(let key, let endpoint): log("\(options.interfaceName): peer \(key) now at \(endpoint)")
+            case .sessionExpired(let key): log("\(options.interfaceName): session with peer \(key) expired")
+            }
+        }, log: log)
+        let server = try UAPIServer(interfaceName: options.interfaceName, handler: self, log: log)
+        self.server = server
+        server.start()
+        log("\(options.interfaceName): up, UDP port \(engine.listenPort), \(engine.backendNote)")
+    }
+
+    /// Blocks the calling thread until SIGINT, SIGTERM or SIGHUP, then shuts down cleanly:
+    /// threads stopped, socket file removed, TUN device closed (the kernel deletes it).
+    public func runUntilSignalled() {
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        for signal in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&signals, signal) }
+        var received: Int32 = 0
+        sigwait(&signals, &received)
+        shutdown()
+    }
+
+    public func shutdown() {
+        server?.stop()
+        server = nil
+        engine.stop()
+    }
+
+    /// Call before any thread starts so that every thread inherits the blocked mask and the
+    /// signals reach only `runUntilSignalled`'s sigwait.
+    public static func blockTerminationSignals() {
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        for signal in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&signals, signal) }
+        pthread_sigmask(SIG_BLOCK, &signals, nil)
+    }
+
+    // MARK: UAPIHandler
+
+    public func uapiGet() -> InterfaceStatus { engine.status() }
+
+    public func uapiSet(_ change: InterfaceChange) throws(UAPIError) {
+        do {
+            try engine.apply(change)
+        } catch {
+            if case .portInUse = error { throw .portInUse(error.description) }
+            if case .invalidPeer = error { throw .invalid(error.description) }
+            throw .io(error.description)
+        }
+    }
+
+    public func statusJSON() -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        guard let data = try? encoder.encode(statusReport()) else { return "{}" }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    public func statusReport() -> StatusReport {
+        StatusReport(engine.status(), backend: engine.backendNote, takenAt: Date().timeIntervalSince1970)
+    }
+}

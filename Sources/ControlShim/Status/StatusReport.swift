@@ -1,0 +1,47 @@
+import WeftDataPlane
+
+/// The packet-counters view of a running interface, as `weft show` prints it and as JSON.
+/// Built from the engine's `InterfaceStatus`; never carries the private key.
+public struct StatusReport: Codable, Sendable {
+    public struct Peer: Codable, Sendable {
+        public var publicKey: String
+        public var endpoint: String?
+        public var allowedIPs: [String]
+        /// Unix seconds of the latest handshake; nil if none.
+        public var latestHandshake: Double?
+        public var persistentKeepalive: Int
+        public var counters: PeerCounters
+        public var keypairAgeSeconds: Double?
+    }
+
+    public var interface: String
+    public var publicKey: String?
+    public var listenPort: Int
+    public var fwmark: Int
+    /// The I/O backend in use and why.
+    public var backend: String
+    public var counters: InterfaceCounters
+    public var peers: [Peer]
+    /// Unix seconds when the report was taken (rates in `--watch` divide by its difference).
+    public var takenAt: Double
+
+    public init(_ status: InterfaceStatus, backend: String, takenAt: Double) {
+        interface = status.name
+        publicKey = status.publicKey?.base64
+        listenPort = Int(status.listenPort)
+        fwmark = Int(status.fwmark)
+        self.backend = backend
+        counters = status.counters
+        self.takenAt = takenAt
+        peers = status.peers.map { peer in
+            Peer(publicKey: peer.publicKey.base64,
+                 endpoint: peer.endpoint?.description,
+                 allowedIPs: peer.allowedIPs.map(\.description),
+                 latestHandshake: peer.lastHandshakeSeconds == 0 ? nil
+                     : Double(peer.lastHandshakeSeconds) + Double(peer.lastHandshakeNanoseconds) / 1e9,
+                 persistentKeepalive: Int(peer.persistentKeepaliveInterval),
+                 counters: peer.counters,
+                 keypairAgeSeconds: peer.currentKeypairAge)
+        }
+    }
+}

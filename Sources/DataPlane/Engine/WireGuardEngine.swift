@@ -1,0 +1,515 @@
+import Glibc
+import Synchronization
+import WeftCrypto
+import WeftRouting
+
+/// A running WireGuard interface: a TUN device, a UDP socket and the sans-I/O protocol core,
+/// driven by three threads. This is the library's main entry point for embedders; the `weft up`
+/// command and the UAPI server are thin clients of it.
+///
+/// Threads and ownership:
+/// 1. *transmit*: reads batches from the TUN, encrypts them in place (cryptokey routing picks the
+///    peer), sends them on the UDP socket. Owns buffer pool T and the rings that use it.
+/// 2. *receive*: receives batches of datagrams, decrypts in place, writes the inner packets to
+///    the TUN; handshake answers go back out on the socket. Owns buffer pool U.
+/// 3. *timers*: calls the core's `tick` at its deadlines (handshake retries, keepalives, key
+///    expiry) and sends what it emits through a small syscall sender.
+/// The protocol core is one object; each thread holds its lock once per *batch* (up to
+/// `batchSize` packets), never per packet, and does all I/O outside the lock.
+public final class WireGuardEngine: @unchecked Sendable {
+    public struct Options: Sendable {
+        /// The TUN interface to create or attach to.
+        public var interfaceName: String
+        /// The TUN MTU set at creation (wireguard-go's default; wg-quick sets its own).
+        public var mtu: Int
+        public var backend: Backend
+        /// Packets per batch in each direction.
+        public var batchSize: Int
+        /// Buffers per direction; bounds the engine's packet memory at 2 × this × 2 KiB.
+        public var buffersPerDirection: Int
+        /// UDP socket buffers, forced past net.core.rmem_max (which a namespace cannot raise).
+        public var socketBufferBytes: Int
+
+        public init(interfaceName: String, mtu: Int = 1420, backend: Backend = .automatic, batchSize: Int = 64,
+                    buffersPerDirection: Int = 1024, socketBufferBytes: Int = 8 << 20) {
+            self.interfaceName = interfaceName
+            self.mtu = mtu
+            self.backend = backend
+            self.batchSize = batchSize
+            self.buffersPerDirection = buffersPerDirection
+            self.socketBufferBytes = socketBufferBytes
+        }
+    }
+
+    public enum Backend: String, Sendable {
+        /// io_uring where the kernel offers what it needs, otherwise batched syscalls.
+        case automatic
+        case ioUring
+        case syscalls
+    }
+
+    /// What the engine reports as it runs, named by the peer's public key.
+    public enum Event: Sendable {
+        case handshakeCompleted(PublicKey)
+        case handshakeFailed(PublicKey)
+        case endpointChanged(PublicKey, Endpoint)
+        case sessionExpired(PublicKey)
+    }
+
+    public let options: Options
+    public let tun: TUNDevice
+    /// The backend actually in use, and why when it is not the one asked for.
+    public private(set) var backend: IOBackend = .syscalls
+    public private(set) var backendNote: String = ""
+
+    private let lock = Mutex<Void>(())
+    // Everything below is guarded by `lock`.
+    private let device: WireGuard.Device<Endpoint>
+    private var hasPrivateKey = false
+    private var fwmark: UInt32 = 0
+    private var presharedKeys: [WireGuard.PeerID: PresharedKey] = [:]
+    private var keepaliveIntervals: [WireGuard.PeerID: UInt16] = [:]
+    private var ioCounters = InterfaceCounters()
+    private var wallClock: WireGuard.WallClockAnchor
+
+    private var socket: UDPSocket
+    private var threads: [OSThread] = []
+    private let running = Atomic<Bool>(false)
+    private let timerWakeup = Wakeup()
+    private let eventHandler: (@Sendable (Event) -> Void)?
+    private let log: @Sendable (String) -> Void
+
+    /// Creates the TUN device and binds the UDP socket (port 0: a free one, as wireguard-go),
+    /// then starts the data path. The interface is left down, as wireguard-go leaves it.
+    public init(options: Options, events: (@Sendable (Event) -> Void)? = nil,
+                log: @escaping @Sendable (String) -> Void = WireGuardEngine.logToStandardError) throws(EngineError) {
+        self.options = options
+        self.eventHandler = events
+        self.log = log
+        do {
+            tun = try TUNDevice(name: options.interfaceName)
+        } catch {
+            throw .tun(options.interfaceName, error)
+        }
+        do { try tun.setMTU(options.mtu) } catch { throw .system("setting MTU \(options.mtu) on \(options.interfaceName)", error) }
+        wallClock = MonotonicClock.wallClockAnchor()
+        // No identity until a private key is set (UAPI `private_key=`); until then the core
+        // holds a throwaway key and the engine drops all traffic, as wireguard-go does.
+        device = WireGuard.Device(privateKey: PrivateKey(),
+                                  configuration: WireGuard.DeviceConfiguration(mtu: options.mtu),
+                                  wallClock: wallClock)
+        socket = try Self.bind(port: 0, bufferBytes: options.socketBufferBytes)
+        try start()
+    }
+
+    deinit { stop() }
+
+    /// The default log: one line per message on standard error.
+    public static let logToStandardError: @Sendable (String) -> Void = { message in
+        let line = "weft: " + message + "\n"
+        _ = line.withCString { write(STDERR_FILENO, $0, strlen($0)) }
+    }
+
+    // MARK: Life cycle
+
+    private static func bind(port: UInt16, bufferBytes: Int) throws(EngineError) -> UDPSocket {
+        do {
+            return try UDPSocket(.init(port: port, receiveBufferBytes: bufferBytes, sendBufferBytes: bufferBytes))
+        } catch {
+            if case .system(_, let errno) = error, errno == .addressInUse { throw .portInUse(port) }
+            throw .udp(port, error)
+        }
+    }
+
+    private func start() throws(EngineError) {
+        let useRing: Bool
+        switch options.backend {
+        case .syscalls:
+            useRing = false
+            backendNote = "batched syscalls (asked for)"
+        case .ioUring, .automatic:
+            switch Ring.availability() {
+            case .success(let features) where features.contains(.multishotRead):
+                useRing = true
+                backendNote = "io_uring (\(features))"
+            case .success:
+                if options.backend == .ioUring { throw .backend(.ioUringMissingFeature("multishot READ")) }
+                useRing = false
+                backendNote = "batched syscalls: io_uring lacks multishot READ"
+            case .failure(let error):
+                if options.backend == .ioUring { throw .backend(error) }
+                useRing = false
+                backendNote = "batched syscalls: \(error)"
+            }
+        }
+        backend = useRing ? .ioUring : .syscalls
+        running.store(true, ordering: .releasing)
+        let socket = self.socket
+        if useRing {
+            threads.append(OSThread(name: "weft-tx") { [unowned self] in
+                self.runDirection { pool throws(IOBackendError) in
+                    (try TUNRingIO(device: self.tun, pool: pool, receiveBuffers: pool.capacity / 2),
+                     try UDPRingIO(socket: socket, pool: pool, receiveBuffers: 1))
+                } body: { self.transmitLoop(reader: $0, sender: $1, pool: $2) }
+            })
+            threads.append(OSThread(name: "weft-rx") { [unowned self] in
+                self.runDirection { pool throws(IOBackendError) in
+                    (try UDPRingIO(socket: socket, pool: pool, receiveBuffers: pool.capacity / 2),
+                     try TUNRingIO(device: self.tun, pool: pool, receiveBuffers: 1))
+                } body: { self.receiveLoop(reader: $0, tunWriter: $1, pool: $2) }
+            })
+        } else {
+            threads.append(OSThread(name: "weft-tx") { [unowned self] in
+                self.runDirection { pool throws(IOBackendError) in
+                    (TUNSyscallIO(device: self.tun, pool: pool), UDPSyscallIO(socket: socket, pool: pool))
+                } body: { self.transmitLoop(reader: $0, sender: $1, pool: $2) }
+            })
+            threads.append(OSThread(name: "weft-rx") { [unowned self] in
+                self.runDirection { pool throws(IOBackendError) in
+                    (UDPSyscallIO(socket: socket, pool: pool), TUNSyscallIO(device: self.tun, pool: pool))
+                } body: { self.receiveLoop(reader: $0, tunWriter: $1, pool: $2) }
+            })
+        }
+        threads.append(OSThread(name: "weft-timers") { [unowned self] in self.timerLoop(socket: socket) })
+    }
+
+    /// Stops the threads and closes the socket; the TUN goes when the engine is released.
+    public func stop() {
+        guard running.exchange(false, ordering: .acquiringAndReleasing) else { return }
+        timerWakeup.signal()
+        for thread in threads { thread.join() }
+        threads = []
+    }
+
+    /// Builds one direction's drivers on its own thread (rings belong to the thread that
+    /// enables them) with its own pool, and runs its loop until `stop()`.
+    private func runDirection<Reader: PacketIO, Writer: PacketIO>(
+        make: (BufferPool) throws(IOBackendError) -> (Reader, Writer),
+        body: (Reader, Writer, BufferPool) -> Void
+    ) {
+        let pool = BufferPool(capacity: options.buffersPerDirection)
+        do {
+            let (reader, writer) = try make(pool)
+            body(reader, writer, pool)
+        } catch {
+            log("\(options.interfaceName): cannot start the data path: \(error)")
+        }
+    }
+
+    // MARK: Transmit: TUN → encrypt → UDP
+
+    private func transmitLoop<Reader: PacketIO, Sender: PacketIO>(reader: Reader, sender: Sender, pool: BufferPool) {
+        var incoming = PacketBatch(capacity: options.batchSize)
+        // Room for every packet plus the handshake messages a batch can trigger.
+        var outgoing = PacketBatch(capacity: options.batchSize * 2)
+        var events: [Event] = []
+        events.reserveCapacity(8)
+        while running.load(ordering: .relaxed) {
+            let received: Int
+            do { received = try reader.receive(into: &incoming, timeout: .milliseconds(100)) } catch {
+                lock.withLock { _ in ioCounters.drops["tun read error", default: 0] += 1 }
+                incoming.releaseAll(to: pool)
+                continue
+            }
+            guard received > 0 else { continue }
+            let now = MonotonicClock.now()
+            lock.withLock { _ in
+                ioCounters.rxPackets &+= UInt64(incoming.count)
+                for i in 0..<incoming.count {
+                    var packet = incoming[i]
+                    ioCounters.rxBytes &+= UInt64(packet.length)
+                    guard hasPrivateKey, packet.offset >= WireGuard.transportHeaderLength else {
+                        ioCounters.drops["no private key", default: 0] += 1
+                        pool.release(packet.buffer)
+                        continue
+                    }
+                    // The core wants the packet 16 bytes into its buffer and room for the tag after.
+                    let slot = pool.slot(packet.buffer)
+                    let start = packet.offset - WireGuard.transportHeaderLength
+                    let region = UnsafeMutableRawBufferPointer(rebasing: slot[start...])
+                    let result = device.encapsulate(packetLength: packet.length, in: region, now: now) { output in
+                        self.handle(output, into: &outgoing, pool: pool, events: &events)
+                    }
+                    switch result {
+                    case .writeToNetwork(let range, let endpoint):
+                        packet.offset = start + range.lowerBound
+                        packet.length = range.count
+                        packet.endpoint = endpoint
+                        if !outgoing.append(packet) { pool.release(packet.buffer) }
+                    case .staged, .drop:
+                        pool.release(packet.buffer)
+                    }
+                }
+            }
+            incoming.removeAll()
+            send(&outgoing, with: sender, pool: pool)
+            deliver(&events)
+        }
+        incoming.releaseAll(to: pool)
+    }
+
+    // MARK: Receive: UDP → decrypt → TUN
+
+    private func receiveLoop<Reader: PacketIO, Writer: PacketIO>(reader: Reader, tunWriter: Writer, pool: BufferPool) {
+        var incoming = PacketBatch(capacity: options.batchSize)
+        var toTunnel = PacketBatch(capacity: options.batchSize)
+        // Handshake answers, cookie replies and packets that waited for the new session.
+        var toNetwork = PacketBatch(capacity: options.batchSize * 2 + WireGuard.maxStagedPackets)
+        var events: [Event] = []
+        events.reserveCapacity(8)
+        while running.load(ordering: .relaxed) {
+            let received: Int
+            do { received = try reader.receive(into: &incoming, timeout: .milliseconds(100)) } catch {
+                lock.withLock { _ in ioCounters.drops["udp receive error", default: 0] += 1 }
+                incoming.releaseAll(to: pool)
+                continue
+            }
+            guard received > 0 else { continue }
+            let now = MonotonicClock.now()
+            lock.withLock { _ in
+                // A burst of handshake initiations means someone may be flooding us: demand
+                // cookies (whitepaper §5.3) while it lasts. The core keeps the flag a second.
+                var initiations = 0
+                for i in 0..<incoming.count where pool.payload(of: incoming[i]).first == 1 { initiations += 1 }
+                device.isUnderLoad = initiations >= options.batchSize / 4
+                for i in 0..<incoming.count {
+                    var packet = incoming[i]
+                    let datagram = pool.payload(of: packet)
+                    let result = device.decapsulate(datagram, from: packet.endpoint, now: now) { output in
+                        self.handle(output, into: &toNetwork, pool: pool, events: &events)
+                    }
+                    switch result {
+                    case .writeToTunnel(let range, _):
+                        packet.offset += range.lowerBound
+                        packet.length = range.count
+                        packet.endpoint = .unspecified
+                        ioCounters.txPackets &+= 1
+                        ioCounters.txBytes &+= UInt64(range.count)
+                        if !toTunnel.append(packet) { pool.release(packet.buffer) }
+                    case .done, .drop:
+                        pool.release(packet.buffer)
+                    }
+                }
+            }
+            incoming.removeAll()
+            if !toTunnel.isEmpty {
+                do { try tunWriter.send(&toTunnel) } catch {
+                    lock.withLock { _ in ioCounters.drops["tun write error", default: 0] += 1 }
+                }
+                toTunnel.releaseAll(to: pool)
+            }
+            send(&toNetwork, with: reader, pool: pool)
+            deliver(&events)
+        }
+        incoming.releaseAll(to: pool)
+    }
+
+    // MARK: Timers
+
+    private func timerLoop(socket: UDPSocket) {
+        // Timer output is rare (handshakes, keepalives): a small pool and plain sendmmsg.
+        let pool = BufferPool(capacity: 256)
+        let sender = UDPSyscallIO(socket: socket, pool: pool)
+        var outgoing = PacketBatch(capacity: 256)
+        var events: [Event] = []
+        while running.load(ordering: .relaxed) {
+            let now = MonotonicClock.now()
+            let deadline = lock.withLock { _ -> WireGuard.Instant? in
+                guard hasPrivateKey else { return nil }
+                return device.tick(now: now) { output in self.handle(output, into: &outgoing, pool: pool, events: &events) }
+            }
+            send(&outgoing, with: sender, pool: pool)
+            deliver(&events)
+            // Sleep until the core's next deadline, at most a second (a config change wakes us).
+            let latest = now.nanoseconds + 1_000_000_000
+            let wake = min(deadline.map { max($0.nanoseconds, now.nanoseconds + 1_000_000) } ?? latest, latest)
+            timerWakeup.wait(until: wake)
+        }
+    }
+
+    // MARK: Shared helpers
+
+    /// Core output during a locked batch: datagrams are copied into the thread's pool (they are
+    /// valid only during the call), events are kept for delivery after the lock is released.
+    private func handle(_ output: WireGuard.Output<Endpoint>, into batch: inout PacketBatch, pool: BufferPool,
+                        events: inout [Event]) {
+        switch output {
+        case .datagram(let bytes, let endpoint):
+            if let packet = pool.makePacket(copying: bytes, endpoint: endpoint), !batch.append(packet) {
+                pool.release(packet.buffer)
+                ioCounters.drops["send batch full", default: 0] += 1
+            }
+        case .event(let event):
+            switch event {
+            case .handshakeCompleted(let id): device.publicKey(of: id).map { events.append(.handshakeCompleted($0)) }
+            case .handshakeFailed(let id): device.publicKey(of: id).map { events.append(.handshakeFailed($0)) }
+            case .sessionExpired(let id): device.publicKey(of: id).map { events.append(.sessionExpired($0)) }
+            case .endpointChanged(let id, let endpoint):
+                device.publicKey(of: id).map { events.append(.endpointChanged($0, endpoint)) }
+            }
+        }
+    }
+
+    private func send<Sender: PacketIO>(_ batch: inout PacketBatch, with sender: Sender, pool: BufferPool) {
+        guard !batch.isEmpty else { return }
+        do { try sender.send(&batch) } catch {
+            lock.withLock { _ in ioCounters.drops["udp send error", default: 0] += 1 }
+        }
+        batch.releaseAll(to: pool)
+    }
+
+    private func deliver(_ events: inout [Event]) {
+        guard !events.isEmpty else { return }
+        if let eventHandler { for event in events { eventHandler(event) } }
+        events.removeAll(keepingCapacity: true)
+    }
+
+    // MARK: Configuration (any thread)
+
+    /// Applies a change with UAPI `set` semantics. Validation errors leave earlier parts of the
+    /// change applied, as in wireguard-go.
+    public func apply(_ change: InterfaceChange) throws(EngineError) {
+        if let port = change.listenPort, port != socket.localEndpoint.port {
+            try rebind(port: port)
+        }
+        let now = MonotonicClock.now()
+        try lock.withLock { _ throws(EngineError) in
+            switch change.privateKey {
+            case .set(let key)?:
+                device.setPrivateKey(key)
+                hasPrivateKey = true
+            case .remove?:
+                hasPrivateKey = false
+            case nil:
+                break
+            }
+            if let mark = change.fwmark { try setFirewallMark(mark) }
+            if change.replacePeers {
+                for id in device.peers { removePeer(id) }
+            }
+            for peerChange in change.peers {
+                try apply(peerChange, now: now)
+            }
+        }
+        timerWakeup.signal()
+    }
+
+    private func apply(_ change: PeerChange, now: WireGuard.Instant) throws(EngineError) {
+        let existing = device.peer(withPublicKey: change.publicKey)
+        if change.remove {
+            if let existing { removePeer(existing) }
+            return
+        }
+        let id: WireGuard.PeerID
+        if let existing {
+            id = existing
+        } else {
+            if change.updateOnly { return }
+            do {
+                id = try device.addPeer(WireGuard.PeerConfiguration(publicKey: change.publicKey), now: now)
+            } catch {
+                throw .invalidPeer(change.publicKey, "\(error)")
+            }
+        }
+        if let psk = change.presharedKey {
+            device.setPresharedKey(psk, of: id)
+            presharedKeys[id] = psk
+        }
+        if let endpoint = change.endpoint { device.setEndpoint(endpoint, of: id) }
+        if let seconds = change.persistentKeepaliveInterval {
+            device.setPersistentKeepalive(seconds == 0 ? nil : .seconds(UInt64(seconds)), of: id, now: now)
+            keepaliveIntervals[id] = seconds
+        }
+        if change.replaceAllowedIPs {
+            device.setAllowedIPs(change.allowedIPs, of: id)
+        } else {
+            for prefix in change.allowedIPs { device.addAllowedIP(prefix, to: id) }
+        }
+    }
+
+    private func removePeer(_ id: WireGuard.PeerID) {
+        device.removePeer(id)
+        presharedKeys[id] = nil
+        keepaliveIntervals[id] = nil
+    }
+
+    private func setFirewallMark(_ mark: UInt32) throws(EngineError) {
+        var value = mark
+        guard setsockopt(socket.descriptor.rawValue, SOL_SOCKET, SO_MARK, &value, socklen_t(MemoryLayout<UInt32>.size)) == 0
+        else { throw .system("setting fwmark \(mark)", Errno(rawValue: errno)) }
+        fwmark = mark
+    }
+
+    /// A new listen port means a new socket: the data path restarts around it.
+    private func rebind(port: UInt16) throws(EngineError) {
+        let newSocket = try Self.bind(port: port, bufferBytes: options.socketBufferBytes)
+        stop()
+        socket = newSocket
+        if fwmark != 0 { try lock.withLock { _ throws(EngineError) in try setFirewallMark(fwmark) } }
+        try start()
+    }
+
+    // MARK: Status (any thread)
+
+    public var listenPort: UInt16 { socket.localEndpoint.port }
+
+    /// Everything `wg show` and `weft show` print, read under the lock in one go.
+    public func status() -> InterfaceStatus {
+        let port = listenPort
+        return lock.withLock { _ in
+            var status = InterfaceStatus(name: options.interfaceName,
+                                         privateKey: hasPrivateKey ? device.identity.privateKey : nil,
+                                         listenPort: port, fwmark: fwmark, counters: ioCounters)
+            for reason in WireGuard.DropReason.allCases where device.drops[reason] > 0 {
+                status.counters.drops[reason.description, default: 0] += device.drops[reason]
+            }
+            let now = MonotonicClock.now()
+            for id in device.peers {
+                guard let key = device.publicKey(of: id), let stats = device.statistics(of: id) else { continue }
+                var peer = PeerStatus(publicKey: key, presharedKey: presharedKeys[id] ?? .zero,
+                                      endpoint: device.endpoint(of: id), allowedIPs: device.allowedIPs(of: id),
+                                      persistentKeepaliveInterval: keepaliveIntervals[id] ?? 0)
+                if let last = stats.lastHandshake {
+                    let unix = wallClock.unixNanoseconds(at: last)
+                    peer.lastHandshakeSeconds = Int64(unix / 1_000_000_000)
+                    peer.lastHandshakeNanoseconds = Int64(unix % 1_000_000_000)
+                    peer.currentKeypairAge = Double(now.since(last).nanoseconds) / 1e9
+                }
+                peer.counters.rxPackets = stats.receivedPackets
+                peer.counters.rxBytes = stats.receivedBytes
+                peer.counters.txPackets = stats.sentPackets
+                peer.counters.txBytes = stats.sentBytes
+                peer.counters.handshakesInitiated = stats.handshakesInitiated
+                peer.counters.handshakesCompleted = stats.handshakesCompleted
+                peer.counters.handshakesFailed = stats.handshakesFailed
+                status.peers.append(peer)
+            }
+            return status
+        }
+    }
+}
+
+/// Why the engine could not start or apply a change; each says what and where.
+public enum EngineError: Error, Sendable, CustomStringConvertible {
+    case tun(String, IOBackendError)
+    case udp(UInt16, IOBackendError)
+    case portInUse(UInt16)
+    case backend(IOBackendError)
+    case invalidPeer(PublicKey, String)
+    case system(String, Errno)
+
+    public var description: String {
+        switch self {
+        case .tun(let name, let error):
+            if case .system(_, let errno) = error, errno == .notPermitted || errno == .permissionDenied {
+                return "cannot create TUN device \(name): \(errno) (run as root or with CAP_NET_ADMIN)"
+            }
+            return "cannot create TUN device \(name): \(error)"
+        case .udp(let port, let error): return "cannot open UDP port \(port): \(error)"
+        case .portInUse(let port): return "UDP port \(port) is already in use"
+        case .backend(let error): return "\(error)"
+        case .invalidPeer(let key, let why): return "peer \(key): \(why)"
+        case .system(let what, let errno): return "\(what): \(errno)"
+        }
+    }
+}

@@ -1,0 +1,73 @@
+import ArgumentParser
+import WeftControlShim
+import WeftDataPlane
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `weft up IFNAME`: a drop-in for `wireguard-go IFNAME`. Creates the TUN interface, serves the
+/// WireGuard UAPI on /var/run/wireguard/IFNAME.sock for `wg` and `wg-quick`, and (without
+/// `--foreground`) returns once the interface is ready, leaving the engine in the background.
+struct Up: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Create a WireGuard interface and serve the UAPI for wg/wg-quick (like wireguard-go).")
+
+    @Flag(name: [.short, .long], help: "Stay in the foreground (also when WG_PROCESS_FOREGROUND=1).")
+    var foreground = false
+
+    @Option(help: "I/O backend: automatic, ioUring or syscalls.")
+    var backend: WireGuardEngine.Backend = .automatic
+
+    @Option(help: "MTU of the new interface (wg-quick sets its own).")
+    var mtu: Int = 1420
+
+    @Argument(help: "Interface name (at most 15 characters).")
+    var interfaceName: String
+
+    func validate() throws {
+        guard !interfaceName.isEmpty, interfaceName.utf8.count <= 15,
+              !interfaceName.contains("/"), !interfaceName.contains(" ") else {
+            throw ValidationError("'\(interfaceName)' is not a valid interface name (1–15 characters, no '/' or spaces)")
+        }
+        guard (576...65535).contains(mtu) else { throw ValidationError("MTU \(mtu) is out of range (576–65535)") }
+    }
+
+    func run() throws {
+        let wantsForeground = foreground || getenv("WG_PROCESS_FOREGROUND").map { String(cString: $0) == "1" } == true
+        if !wantsForeground {
+            let arguments = ["up", "--foreground", "--backend", backend.rawValue, "--mtu", "\(mtu)", interfaceName]
+            if let failure = Daemon.spawnAndWait(arguments: arguments) {
+                throw UpError(message: failure.trimmingCharacters(in: "\n"))
+            }
+            return
+        }
+        InterfaceDaemon.blockTerminationSignals()
+        let daemon: InterfaceDaemon
+        do {
+            daemon = try InterfaceDaemon(options: .init(interfaceName: interfaceName, mtu: mtu, backend: backend))
+        } catch {
+            let message = "\(interfaceName): \(error)"
+            Daemon.reportToParent(error: message)
+            throw UpError(message: message)
+        }
+        Daemon.reportToParent(error: nil)
+        daemon.runUntilSignalled()
+    }
+}
+
+struct UpError: Error, CustomStringConvertible {
+    let message: String
+    var description: String { message }
+}
+
+extension WireGuardEngine.Backend: ExpressibleByArgument {}
+
+extension String {
+    func trimmingCharacters(in set: Character) -> String {
+        var text = Substring(self)
+        while text.last == set { text = text.dropLast() }
+        while text.first == set { text = text.dropFirst() }
+        return String(text)
+    }
+}
