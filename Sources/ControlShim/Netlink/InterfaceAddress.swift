@@ -184,7 +184,7 @@ extension NetlinkSocket {
         .sorted { ($0.link, $0.address, $0.prefixLength) < ($1.link, $1.address, $1.prefixLength) }
     }
 
-    private static func buildAddressRequest(_ request: inout NetlinkRequest, address: IPPrefix, link: LinkID,
+    static func buildAddressRequest(_ request: inout NetlinkRequest, address: IPPrefix, link: LinkID,
                                             peer: IPAddress?, flags: AddressFlags) {
         var header = ifaddrmsg()
         header.ifa_family = address.family.addressFamily

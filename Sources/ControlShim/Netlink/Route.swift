@@ -333,7 +333,7 @@ extension NetlinkSocket {
         return nil
     }
 
-    private static func buildRouteRequest(_ request: inout NetlinkRequest, route: KernelRoute, isDeletion: Bool) {
+    static func buildRouteRequest(_ request: inout NetlinkRequest, route: KernelRoute, isDeletion: Bool) {
         let destination = route.destination.canonical
         var header = rtmsg()
         header.rtm_family = route.family.addressFamily
