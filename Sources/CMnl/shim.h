@@ -10,13 +10,11 @@
 #include <linux/if_addr.h>
 #include <linux/veth.h>
 
-static inline size_t cmnl_socket_buffer_size(void) { return MNL_SOCKET_BUFFER_SIZE; }
+/// MNL_ALIGN: `len` rounded up to the 4-byte netlink alignment.
 static inline int cmnl_align(int len) { return MNL_ALIGN(len); }
 
 // MARK: - Netlink message header (linux/netlink.h)
 
-/// NLMSG_HDRLEN: the aligned size of struct nlmsghdr, where a message's payload starts.
-static inline size_t cmnl_nlmsg_hdrlen(void) { return MNL_NLMSG_HDRLEN; }
 /// NLM_F_DUMP (NLM_F_ROOT | NLM_F_MATCH), a compound macro Swift does not import.
 static inline uint16_t cmnl_nlm_f_dump(void) { return NLM_F_DUMP; }
 
@@ -38,23 +36,12 @@ static inline long cmnl_nlmsgerr_tlv_offset(const struct nlmsghdr *nlh) {
 	return offset <= payload ? (long)offset : -1;
 }
 
-// MARK: - Attributes (the pieces of mnl_attr_for_each / mnl_attr_for_each_nested)
+// MARK: - Attributes
 
-/// MNL_ATTR_HDRLEN: the aligned size of struct nlattr.
+/// MNL_ATTR_HDRLEN: the aligned size of struct nlattr. (mnl_attr_for_each itself is a macro;
+/// the Swift side walks attributes with the functions it expands to, mnl_attr_ok and
+/// mnl_attr_next.)
 static inline size_t cmnl_attr_hdrlen(void) { return MNL_ATTR_HDRLEN; }
-
-/// Bytes left for attributes from `attr` to the end of `nlh`, the length mnl_attr_for_each
-/// hands to mnl_attr_ok.
-static inline int cmnl_attr_remaining_in_message(const struct nlmsghdr *nlh, const struct nlattr *attr) {
-	return (int)((const char *)mnl_nlmsg_get_payload_tail(nlh) - (const char *)attr);
-}
-
-/// Bytes left for attributes from `attr` to the end of the nest `nest`, the length
-/// mnl_attr_for_each_nested hands to mnl_attr_ok.
-static inline int cmnl_attr_remaining_in_nest(const struct nlattr *nest, const struct nlattr *attr) {
-	return (int)((const char *)mnl_attr_get_payload(nest) + mnl_attr_get_payload_len(nest) -
-	             (const char *)attr);
-}
 
 // MARK: - RTA_MULTIPATH next hops (RTNH_* macros)
 

@@ -57,7 +57,8 @@ public final class KernelRoutes: Sendable {
         public var added: [KernelRoute] = []
         /// New versions of routes whose next hops, metric or type changed.
         public var replaced: [KernelRoute] = []
-        /// Routes to destinations no longer wanted.
+        /// Routes taken out of the kernel: those to destinations no longer wanted, and old
+        /// versions left beside a new one by a metric change (or found by `refresh`).
         public var removed: [KernelRoute] = []
         /// Changes the kernel refused. A failed addition is retried by the next `apply`; a
         /// failed removal stays remembered and is retried too.
@@ -160,7 +161,7 @@ public final class KernelRoutes: Sendable {
     /// Removes every route this reconciler installed (on exit). Each route is tried even if
     /// one fails; the first failure is thrown afterwards, and the routes that could not be
     /// removed stay remembered for another attempt.
-    /// - Returns: the number of routes removed.
+    /// - Returns: the number of routes removed (including strays, see `Changes.removed`).
     @discardableResult
     public func cleanup() throws(NetlinkError) -> Int {
         let changes = apply([])
@@ -175,6 +176,7 @@ public final class KernelRoutes: Sendable {
         for stray in state.strays where state.installed[stray.destination]?.metric != stray.metric {
             do throws(NetlinkError) {
                 try socket.removeRoute(stray)
+                changes.removed.append(stray)
             } catch {
                 changes.failures.append(.init(route: stray, error: error))
                 remaining.append(stray)
