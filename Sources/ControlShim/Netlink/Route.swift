@@ -113,7 +113,8 @@ public struct RouteType: RawRepresentable, Hashable, Sendable, CustomStringConve
     /// RTN_THROW: continue the lookup in the next policy-routing rule's table.
     public static let `throw` = RouteType(rawValue: UInt8(RTN_THROW))
 
-    /// True for the types that drop packets and so take no next hop.
+    /// True for the types that take no next hop: they drop packets, or (`throw`) end the
+    /// lookup in this table.
     public var isReject: Bool {
         self == .blackhole || self == .unreachable || self == .prohibit || self == .throw
     }
