@@ -11,7 +11,7 @@ struct NetlinkLinkTests {
         let socket = namespace.socket
         let (a, b) = try socket.addVethPair(named: "weft-a", peerName: "weft-b")
 
-        var link = try socket.interface(a)
+        var link = try socket.link(a)
         #expect(link.name == "weft-a")
         #expect(link.kind == "veth")
         #expect(!link.isUp)
@@ -21,7 +21,7 @@ struct NetlinkLinkTests {
 
         try socket.setLink(a, up: true)
         try socket.setMTU(1420, of: a)
-        link = try socket.interface(named: "weft-a")
+        link = try socket.link(named: "weft-a")
         #expect(link.isUp)
         #expect(link.mtu == 1420)
         let shown = try namespace.ip("-o", "link", "show", "weft-a")
@@ -30,15 +30,15 @@ struct NetlinkLinkTests {
         #expect(shown.contains(",UP"))
 
         try socket.setLink(a, up: false)
-        #expect(try !socket.interface(a).isUp)
-        #expect(try socket.interface(a).mtu == 1420)
+        #expect(try !socket.link(a).isUp)
+        #expect(try socket.link(a).mtu == 1420)
     }
 
     @Test func listsLinksInIndexOrder() async throws {
         let namespace = try await TestNamespace.make()
         let socket = namespace.socket
         _ = try namespace.upVethPair("weft-a", "weft-b")
-        let links = try socket.interfaces()
+        let links = try socket.links()
         // The kernel registers the veth peer first, so it gets the lower index.
         #expect(links.map(\.name) == ["lo", "weft-b", "weft-a"])
         let loopback = try #require(links.first)
@@ -52,7 +52,7 @@ struct NetlinkLinkTests {
         let socket = namespace.socket
         let (a, _) = try socket.addVethPair(named: "weft-a", peerName: "weft-b")
         try socket.deleteLink(a)
-        let error = #expect(throws: NetlinkError.self) { try socket.interface(named: "weft-b") }
+        let error = #expect(throws: NetlinkError.self) { try socket.link(named: "weft-b") }
         #expect(error?.code == .noSuchDevice)
     }
 
@@ -76,7 +76,7 @@ struct NetlinkLinkTests {
         #expect(taken?.code == .fileExists)
 
         for name in ["", "has space", "a/b", "sixteen-bytes-xx"] {
-            let invalid = #expect(throws: NetlinkError.self) { try socket.interface(named: name) }
+            let invalid = #expect(throws: NetlinkError.self) { try socket.link(named: name) }
             guard case .invalidRequest? = invalid?.reason else {
                 Issue.record("\"\(name)\" was not refused before sending: \(String(describing: invalid))")
                 continue

@@ -116,8 +116,8 @@ struct NetlinkMessageTests {
 
     @Test func linkRepliesDecode() {
         let message = sampleLinkMessage()
-        let link = withMessage(message, NetlinkSocket.parseInterface)
-        #expect(link == NetworkInterface(id: LinkID(3), name: "weft0", flags: [.up, .lowerUp], mtu: 1420,
+        let link = withMessage(message, NetlinkSocket.parseLink)
+        #expect(link == KernelLink(id: LinkID(3), name: "weft0", flags: [.up, .lowerUp], mtu: 1420,
                                          address: LinkLayerAddress(bytes: [2, 0, 0x5E, 0x10, 0, 1]),
                                          kind: "veth", operationalState: .up))
         #expect(link?.description == "3: weft0 <UP,LOWER_UP> mtu 1420 state UP kind veth address 02:00:5e:10:00:01")
@@ -151,7 +151,7 @@ struct NetlinkMessageTests {
                 withMessage(message) { parsed in
                     if NetlinkSocket.parseRoute(parsed) != nil { decoded += 1 }
                     if NetlinkSocket.parseAddress(parsed) != nil { decoded += 1 }
-                    if NetlinkSocket.parseInterface(parsed) != nil { decoded += 1 }
+                    if NetlinkSocket.parseLink(parsed) != nil { decoded += 1 }
                 }
             }
         }

@@ -25,7 +25,7 @@ enum NetlinkLab {
             let done = DispatchSemaphore(value: 0)
             let result = ResultBox()
             Thread {
-                if System.unshare(System.cloneNewNet) != 0 {
+                if NamespaceSyscalls.unshare(NamespaceSyscalls.cloneNewNet) != 0 {
                     result.text = "unshare(CLONE_NEWNET) failed: \(String(cString: strerror(errno)))"
                 }
                 done.signal()
@@ -47,7 +47,7 @@ enum NetlinkLab {
 }
 
 /// unshare(2) and CLONE_NEWNET, which the Glibc module does not import (they need _GNU_SOURCE).
-enum System {
+enum NamespaceSyscalls {
     typealias Unshare = @convention(c) (Int32) -> Int32
 
     /// CLONE_NEWNET from linux/sched.h.
@@ -76,7 +76,7 @@ final class TestNamespace: Sendable {
         try await withCheckedThrowingContinuation { continuation in
             Thread {
                 continuation.resume(with: Result {
-                    guard System.unshare(System.cloneNewNet) == 0 else {
+                    guard NamespaceSyscalls.unshare(NamespaceSyscalls.cloneNewNet) == 0 else {
                         throw Failure(what: "unshare(CLONE_NEWNET)", detail: String(cString: strerror(errno)))
                     }
                     let descriptor = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)

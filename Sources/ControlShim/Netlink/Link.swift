@@ -98,8 +98,8 @@ public struct OperationalState: RawRepresentable, Hashable, Sendable, CustomStri
     }
 }
 
-/// A network interface as the kernel reports it.
-public struct NetworkInterface: Hashable, Sendable, CustomStringConvertible {
+/// A network interface (a "link" in rtnetlink terms) as the kernel reports it.
+public struct KernelLink: Hashable, Sendable, CustomStringConvertible {
     /// The interface index.
     public var id: LinkID
     /// The interface name (IFLA_IFNAME).
@@ -140,21 +140,21 @@ public struct NetworkInterface: Hashable, Sendable, CustomStringConvertible {
 
 extension NetlinkSocket {
     /// Every interface of the socket's network namespace, by index.
-    public func interfaces() throws(NetlinkError) -> [NetworkInterface] {
+    public func links() throws(NetlinkError) -> [KernelLink] {
         try dump({ "listing links" }, type: UInt16(RTM_GETLINK)) { request in
             request.appendHeader(ifinfomsg())
             // Leave out the per-link counters nobody here reads: they are most of each reply.
             request.put(LinkAttribute.extendedMask, u32: UInt32(RTEXT_FILTER_SKIP_STATS))
-        } parse: { Self.parseInterface($0) }
+        } parse: { Self.parseLink($0) }
         .sorted { $0.id < $1.id }
     }
 
     /// The interface with index `id`; fails with `.noSuchDevice` if there is none.
-    public func interface(_ id: LinkID) throws(NetlinkError) -> NetworkInterface {
+    public func link(_ id: LinkID) throws(NetlinkError) -> KernelLink {
         let found = try get({ "looking up link #\(id.rawValue)" }, type: UInt16(RTM_GETLINK)) { request in
             request.appendHeader(ifinfomsg(index: id))
             request.put(LinkAttribute.extendedMask, u32: UInt32(RTEXT_FILTER_SKIP_STATS))
-        } parse: { Self.parseInterface($0) }
+        } parse: { Self.parseLink($0) }
         guard let found else {
             throw NetlinkError(operation: "looking up link #\(id.rawValue)",
                                reason: .malformedReply("the kernel acknowledged without describing the link"))
@@ -163,14 +163,14 @@ extension NetlinkSocket {
     }
 
     /// The interface named `name`; fails with `.noSuchDevice` if there is none.
-    public func interface(named name: String) throws(NetlinkError) -> NetworkInterface {
+    public func link(named name: String) throws(NetlinkError) -> KernelLink {
         let operation = "looking up link \(name)"
         try validateLinkName(name, operation: operation)
         let found = try get({ operation }, type: UInt16(RTM_GETLINK)) { request in
             request.appendHeader(ifinfomsg())
             request.put(LinkAttribute.name, string: name)
             request.put(LinkAttribute.extendedMask, u32: UInt32(RTEXT_FILTER_SKIP_STATS))
-        } parse: { Self.parseInterface($0) }
+        } parse: { Self.parseLink($0) }
         guard let found else {
             throw NetlinkError(operation: operation,
                                reason: .malformedReply("the kernel acknowledged without describing the link"))
@@ -180,7 +180,7 @@ extension NetlinkSocket {
 
     /// The index of the interface named `name`.
     public func linkID(named name: String) throws(NetlinkError) -> LinkID {
-        try interface(named: name).id
+        try link(named: name).id
     }
 
     /// Sets the interface administratively up or down (IFF_UP), leaving its other flags alone.
@@ -237,7 +237,7 @@ extension NetlinkSocket {
 
     /// The link's name for an error message, or "#index" if it cannot be looked up.
     func linkLabel(_ id: LinkID) -> String {
-        (try? interface(id).name) ?? "#\(id.rawValue)"
+        (try? link(id).name) ?? "#\(id.rawValue)"
     }
 
     /// Checks a name the way the kernel's dev_valid_name does, so a bad name gets a precise
@@ -253,7 +253,7 @@ extension NetlinkSocket {
     }
 
     /// The interface described by an RTM_NEWLINK message; nil for anything else.
-    static func parseInterface(_ message: NetlinkMessage) -> NetworkInterface? {
+    static func parseLink(_ message: NetlinkMessage) -> KernelLink? {
         guard message.type == UInt16(RTM_NEWLINK), let header = message.fixedHeader(ifinfomsg.self),
               header.ifi_index > 0, let attributes = message.attributes(after: ifinfomsg.self) else { return nil }
         var name: String?
@@ -272,7 +272,7 @@ extension NetlinkSocket {
             }
         }
         guard let name, !name.isEmpty else { return nil }
-        return NetworkInterface(id: LinkID(UInt32(header.ifi_index)), name: name, flags: LinkFlags(rawValue: header.ifi_flags),
+        return KernelLink(id: LinkID(UInt32(header.ifi_index)), name: name, flags: LinkFlags(rawValue: header.ifi_flags),
                                 mtu: mtu, address: address, kind: kind, operationalState: state)
     }
 }
