@@ -8,7 +8,7 @@ final class Lab: @unchecked Sendable {
     static let isRoot = getuid() == 0
     static let skipReason: Comment = "needs root to create network namespaces (run the tests as root, as CI does)"
 
-    private static let counter = Counter()
+    fileprivate static let counter = Counter()
     private var namespaces: [String] = []
     private var children: [Process] = []
     private let lock = NSLock()
@@ -76,7 +76,14 @@ final class Lab: @unchecked Sendable {
             while child.isRunning && Date() < deadline { usleep(20_000) }
             if child.isRunning { kill(child.processIdentifier, SIGKILL); child.waitUntilExit() }
         }
+        // Whatever still runs inside a namespace this lab made was started by this test (a
+        // daemonised `weft up`, say): end it by PID before the namespace goes.
         for name in spaces {
+            let pids = ((try? Lab.run(["ip", "netns", "pids", name])) ?? "").split(separator: "\n").compactMap { Int32($0) }
+            for pid in pids { kill(pid, SIGTERM) }
+            let deadline = Date().addingTimeInterval(3)
+            while Date() < deadline, !(((try? Lab.run(["ip", "netns", "pids", name])) ?? "").isEmpty) { usleep(20_000) }
+            for pid in pids { kill(pid, SIGKILL) }
             _ = try? Lab.run(["ip", "netns", "del", name])
         }
     }
@@ -142,6 +149,23 @@ final class Lab: @unchecked Sendable {
         // XCTest/Testing on Linux runs `<products>/WeftPackageTests.xctest`.
         if folder.lastPathComponent.hasSuffix(".xctest") { folder = folder.deletingLastPathComponent() }
         return folder.appendingPathComponent("weft").path
+    }
+
+    /// Waits (bounded) until `condition` holds; returns whether it did.
+    @discardableResult
+    static func waitUntil(timeout: Double, every interval: Double = 0.05, _ condition: () -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if condition() { return true }
+            usleep(UInt32(interval * 1_000_000))
+        }
+        return condition()
+    }
+
+    /// A short unique name for interfaces (at most 15 bytes; the UAPI socket directory is shared
+    /// by every namespace on the machine, so names must be unique machine-wide).
+    static func uniqueInterfaceName(_ prefix: String) -> String {
+        "\(prefix)\(getpid() % 100_000)\(counter.next())"
     }
 
     static func which(_ tool: String) -> Bool {
