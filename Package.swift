@@ -40,7 +40,7 @@ let package = Package(
                 path: "Sources/ControlShim"),
         .executableTarget(name: "weft",
                           dependencies: [
-                              "WeftCrypto", "WeftDataPlane", "WeftControlShim",
+                              "WeftCrypto", "WeftDataPlane", "WeftControlShim", "CLinux",
                               .product(name: "ArgumentParser", package: "swift-argument-parser"),
                           ],
                           path: "Sources/weft"),
@@ -51,6 +51,6 @@ let package = Package(
         .testTarget(name: "WeftDataPlaneTests", dependencies: ["WeftDataPlane"]),
         .testTarget(name: "WeftControlShimTests", dependencies: ["WeftControlShim"]),
         // Runs the real tools (wg, wireguard-go, bird, tshark) and the built `weft` binary.
-        .testTarget(name: "InteropTests", dependencies: ["WeftCrypto", "weft"]),
+        .testTarget(name: "InteropTests", dependencies: ["WeftCrypto", "CLinux", "weft"]),
     ]
 )

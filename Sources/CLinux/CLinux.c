@@ -142,3 +142,8 @@ int clinux_seccomp_deny_io_uring_setup(int error) {
 void clinux_set_thread_name(const char *name) {
     prctl(PR_SET_NAME, (unsigned long)name, 0, 0, 0);
 }
+
+#include <spawn.h>
+int clinux_spawn_add_closefrom(posix_spawn_file_actions_t *actions, int lowfd) {
+    return posix_spawn_file_actions_addclosefrom_np(actions, lowfd);
+}

@@ -17,6 +17,9 @@ public final class InterfaceDaemon: UAPIHandler, @unchecked Sendable {
             case .handshakeFailed(let key): log("\(options.interfaceName): handshake with peer \(key) gave up")
             case .endpointChanged(let key, let endpoint): log("\(options.interfaceName): peer \(key) now at \(endpoint)")
             case .sessionExpired(let key): log("\(options.interfaceName): session with peer \(key) expired")
+            case .interfaceRemoved:
+                // Wake `runUntilSignalled` the same way SIGTERM would: the shutdown path is one.
+                kill(getpid(), SIGTERM)
             }
         }, log: log)
         let server = try UAPIServer(interfaceName: options.interfaceName, handler: self, log: log)

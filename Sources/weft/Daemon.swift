@@ -1,3 +1,4 @@
+import CLinux
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -27,6 +28,7 @@ enum Daemon {
         posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
         posix_spawn_file_actions_adddup2(&actions, writeEnd, childDescriptor)
+        _ = clinux_spawn_add_closefrom(&actions, childDescriptor + 1)
 
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
@@ -37,7 +39,11 @@ enum Daemon {
         var environment = currentEnvironment().filter { !$0.hasPrefix(readyDescriptorVariable + "=") }
         environment.append("\(readyDescriptorVariable)=\(childDescriptor)")
 
-        let executable = "/proc/self/exe"
+        // The real path, so that ps shows `weft up …` rather than /proc/self/exe.
+        var pathBuffer = [CChar](repeating: 0, count: 4096)
+        let pathLength = readlink("/proc/self/exe", &pathBuffer, pathBuffer.count - 1)
+        let executable = pathLength > 0 ? String(decoding: pathBuffer[0..<pathLength].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                                        : "/proc/self/exe"
         var pid: pid_t = 0
         let status = withCStrings([executable] + arguments) { argv in
             withCStrings(environment) { envp in

@@ -1,3 +1,4 @@
+import CLinux
 import Foundation
 import Testing
 
@@ -10,7 +11,7 @@ final class Lab: @unchecked Sendable {
 
     fileprivate static let counter = Counter()
     private var namespaces: [String] = []
-    private var children: [Process] = []
+    private var children: [Child] = []
     private let lock = NSLock()
 
     init() {}
@@ -43,18 +44,11 @@ final class Lab: @unchecked Sendable {
 
     /// Starts a long-running program inside a namespace; it is killed (by PID) at clean-up.
     @discardableResult
-    func spawn(in namespace: String?, _ arguments: [String], environment: [String: String] = [:]) throws -> Process {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = (namespace.map { ["ip", "netns", "exec", $0] } ?? []) + arguments
-        var env = ProcessInfo.processInfo.environment
-        env.merge(environment) { $1 }
-        process.environment = env
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        lock.withLock { children.append(process) }
-        return process
+    func spawn(in namespace: String?, _ arguments: [String], environment: [String: String] = [:]) throws -> Child {
+        let child = try Child.spawn((namespace.map { ["ip", "netns", "exec", $0] } ?? []) + arguments,
+                                    environment: environment, stdout: "/dev/null", stderr: "/dev/null")
+        lock.withLock { children.append(child) }
+        return child
     }
 
     /// Runs a command inside a namespace and returns its standard output.
@@ -64,18 +58,11 @@ final class Lab: @unchecked Sendable {
     }
 
     func cleanUp() {
-        let (kids, spaces) = lock.withLock { () -> ([Process], [String]) in
+        let (kids, spaces) = lock.withLock { () -> ([Child], [String]) in
             defer { children = []; namespaces = [] }
             return (children, namespaces)
         }
-        for child in kids where child.isRunning {
-            kill(child.processIdentifier, SIGTERM)
-        }
-        for child in kids {
-            let deadline = Date().addingTimeInterval(3)
-            while child.isRunning && Date() < deadline { usleep(20_000) }
-            if child.isRunning { kill(child.processIdentifier, SIGKILL); child.waitUntilExit() }
-        }
+        for child in kids { child.terminate() }
         // Whatever still runs inside a namespace this lab made was started by this test (a
         // daemonised `weft up`, say): end it by PID before the namespace goes.
         for name in spaces {
@@ -109,37 +96,18 @@ final class Lab: @unchecked Sendable {
 
     static func runCapturing(_ arguments: [String], input: String? = nil, timeout: Double = 30)
         throws -> (status: Int32, stdout: String, stderr: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = arguments
-        // Output goes to temporary files, not pipes: a chatty child can never block on a full pipe.
+        // Output goes to temporary files, not pipes: a chatty child can never block on a full
+        // pipe, and a daemon the command leaves behind holds nothing we wait for.
         let base = NSTemporaryDirectory() + "weft-lab-\(getpid())-\(Lab.counter.next())"
-        _ = FileManager.default.createFile(atPath: base + ".out", contents: nil)
-        _ = FileManager.default.createFile(atPath: base + ".err", contents: nil)
         defer {
-            try? FileManager.default.removeItem(atPath: base + ".out")
-            try? FileManager.default.removeItem(atPath: base + ".err")
+            for suffix in [".in", ".out", ".err"] { try? FileManager.default.removeItem(atPath: base + suffix) }
         }
-        let out = try FileHandle(forWritingTo: URL(fileURLWithPath: base + ".out"))
-        let err = try FileHandle(forWritingTo: URL(fileURLWithPath: base + ".err"))
-        let inp = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = inp
-        try process.run()
-        if let input { inp.fileHandleForWriting.write(Data(input.utf8)) }
-        try? inp.fileHandleForWriting.close()
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < deadline { usleep(2_000) }
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-        }
-        process.waitUntilExit()
-        try? out.close()
-        try? err.close()
+        try (input ?? "").write(toFile: base + ".in", atomically: false, encoding: .utf8)
+        let child = try Child.spawn(arguments, stdin: base + ".in", stdout: base + ".out", stderr: base + ".err")
+        let status = child.wait(timeout: timeout)
         let stdout = (try? String(contentsOfFile: base + ".out", encoding: .utf8)) ?? ""
         let stderr = (try? String(contentsOfFile: base + ".err", encoding: .utf8)) ?? ""
-        return (process.terminationStatus, stdout, stderr)
+        return (status, stdout, stderr)
     }
 
     /// The built `weft` binary, next to the test bundle in the build products folder.
@@ -177,4 +145,71 @@ private final class Counter: @unchecked Sendable {
     private var value = 0
     private let lock = NSLock()
     func next() -> Int { lock.withLock { value += 1; return value } }
+}
+
+/// A child process started with posix_spawn and reaped with waitpid. (Foundation's Process
+/// decides a child has exited when an inherited socket closes, so a daemon the child leaves
+/// behind would make it wait forever.)
+final class Child: @unchecked Sendable {
+    let pid: pid_t
+    private var exitStatus: Int32?
+    private let lock = NSLock()
+
+    private init(pid: pid_t) { self.pid = pid }
+
+    static func spawn(_ arguments: [String], environment: [String: String] = [:], stdin: String = "/dev/null",
+                      stdout: String, stderr: String) throws -> Child {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, stdin, O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        _ = clinux_spawn_add_closefrom(&actions, 3)
+        var env = ProcessInfo.processInfo.environment
+        env.merge(environment) { $1 }
+        let argv = (["/usr/bin/env"] + arguments).map { strdup($0) } + [nil]
+        let envp = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { (argv + envp).forEach { free($0) } }
+        var pid: pid_t = 0
+        let result = posix_spawn(&pid, "/usr/bin/env", &actions, nil, argv, envp)
+        guard result == 0 else {
+            throw Lab.CommandFailed(arguments: arguments, status: result, output: String(cString: strerror(result)))
+        }
+        return Child(pid: pid)
+    }
+
+    var isRunning: Bool { lock.withLock { reap(flags: WNOHANG) } == nil }
+
+    /// Waits at most `timeout` seconds, then kills; returns the exit status (128 + signal if killed).
+    @discardableResult
+    func wait(timeout: Double) -> Int32 {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if let status = lock.withLock({ reap(flags: WNOHANG) }) { return status }
+            usleep(2_000)
+        }
+        kill(pid, SIGKILL)
+        return lock.withLock { reap(flags: 0) } ?? -1
+    }
+
+    /// SIGTERM, a bounded wait, then SIGKILL.
+    func terminate() {
+        guard isRunning else { return }
+        kill(pid, SIGTERM)
+        if !Lab.waitUntil(timeout: 3, { !self.isRunning }) {
+            kill(pid, SIGKILL)
+            _ = lock.withLock { reap(flags: 0) }
+        }
+    }
+
+    private func reap(flags: Int32) -> Int32? {
+        if let exitStatus { return exitStatus }
+        var status: Int32 = 0
+        let result = waitpid(pid, &status, flags)
+        guard result == pid else { return result < 0 ? (exitStatus ?? -1) : nil }
+        let code = status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        exitStatus = code
+        return code
+    }
 }

@@ -22,7 +22,7 @@ final class WireGuardPair {
         let overlay4: String
         let overlay6: String
         let port: Int
-        var process: Process?
+        var process: Child?
     }
 
     let lab: Lab
@@ -62,8 +62,8 @@ final class WireGuardPair {
     }
 
     /// Starts the implementation in the foreground (so we own its PID) and waits for its socket.
-    static func start(_ lab: Lab, _ side: Side) throws -> Process {
-        let process: Process
+    static func start(_ lab: Lab, _ side: Side) throws -> Child {
+        let process: Child
         switch side.implementation {
         case .weft:
             process = try lab.spawn(in: side.namespace, [Lab.weftBinary, "up", "--foreground", side.interface])
@@ -113,10 +113,7 @@ final class WireGuardPair {
     }
 
     func stop(_ side: Side) {
-        if let process = side.process, process.isRunning {
-            kill(process.processIdentifier, SIGTERM)
-            Lab.waitUntil(timeout: 5) { !process.isRunning }
-        }
+        side.process?.terminate()
     }
 
     deinit {

@@ -103,4 +103,10 @@ int clinux_seccomp_deny_io_uring_setup(int error);
 /// Names the calling thread (at most 15 bytes), as `top -H` and perf show it.
 void clinux_set_thread_name(const char *name);
 
+/// Adds "close every descriptor from `lowfd` up" to spawn file actions (glibc's
+/// posix_spawn_file_actions_addclosefrom_np, behind _GNU_SOURCE): a daemon must not keep its
+/// parent's descriptors open, or whoever waits for the parent's pipes never sees them close.
+#include <spawn.h>
+int clinux_spawn_add_closefrom(posix_spawn_file_actions_t *actions, int lowfd);
+
 #endif

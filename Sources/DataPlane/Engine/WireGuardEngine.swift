@@ -54,6 +54,9 @@ public final class WireGuardEngine: @unchecked Sendable {
         case handshakeFailed(PublicKey)
         case endpointChanged(PublicKey, Endpoint)
         case sessionExpired(PublicKey)
+        /// The TUN interface was deleted (`ip link del`, `wg-quick down`): the data path has
+        /// stopped, as wireguard-go exits when its interface goes away.
+        case interfaceRemoved
     }
 
     public let options: Options
@@ -209,6 +212,12 @@ public final class WireGuardEngine: @unchecked Sendable {
             do { received = try reader.receive(into: &incoming, timeout: .milliseconds(100)) } catch {
                 lock.withLock { _ in ioCounters.drops["tun read error", default: 0] += 1 }
                 incoming.releaseAll(to: pool)
+                if if_nametoindex(options.interfaceName) == 0 {
+                    log("\(options.interfaceName): interface removed, stopping")
+                    running.store(false, ordering: .releasing)
+                    eventHandler?(.interfaceRemoved)
+                    break
+                }
                 continue
             }
             guard received > 0 else { continue }
