@@ -127,7 +127,7 @@ enum PacketFixture {
     static func innerIPv6UDP(payloadLength: Int = 11) -> [UInt8] {
         let source = v6("2001:db8::1"), destination = v6("2001:db8:1::2")
         let data = (0..<payloadLength).map { UInt8(truncatingIfNeeded: $0 &* 7) }
-        var udp = bytes(UInt16(5353)) + bytes(UInt16(53)) + bytes(UInt16(8 + data.count)) + [0, 0] + data
+        var udp = bytes(UInt16(40001)) + bytes(UInt16(9)) + bytes(UInt16(8 + data.count)) + [0, 0] + data
         let sum = referenceChecksum(ipv6PseudoHeader(source: source, destination: destination, nextHeader: 17,
                                                      length: udp.count) + udp)
         setWord(&udp, at: 6, sum == 0 ? 0xFFFF : sum)
