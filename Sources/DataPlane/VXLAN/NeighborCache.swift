@@ -123,16 +123,17 @@ public struct NeighborCache: Sendable {
         public var ipv4Addresses: [IPv4Prefix]
         /// Our IPv6 addresses on the link (link-local included), with their prefix lengths.
         public var ipv6Addresses: [IPv6Prefix]
-        /// ARP Announcements sent on link up and their spacing: ANNOUNCE_NUM 2 and
-        /// ANNOUNCE_INTERVAL 2 s (RFC 5227 §1.1).
+        /// ARP Announcements per IPv4 address on link up: ANNOUNCE_NUM, 2 (RFC 5227 §1.1).
         public var arpAnnouncementCount: Int
+        /// Nanoseconds between them: ANNOUNCE_INTERVAL, 2 s.
         public var arpAnnouncementInterval: UInt64
-        /// Unsolicited NAs sent on link up and their spacing: MAX_NEIGHBOR_ADVERTISEMENT 3,
-        /// RETRANS_TIMER 1 s (RFC 4861 §7.2.6, §10).
+        /// Unsolicited NAs per IPv6 address on link up: MAX_NEIGHBOR_ADVERTISEMENT, 3
+        /// (RFC 4861 §7.2.6, §10).
         public var neighborAdvertisementCount: Int
+        /// Nanoseconds between them: RETRANS_TIMER, 1 s.
         public var neighborAdvertisementInterval: UInt64
-        /// Least time between two solicitations of one family: RETRANS_TIMER 1 s (RFC 4861
-        /// §10; also Linux's `retrans_time` for ARP).
+        /// Least nanoseconds between two solicitations of one family: RETRANS_TIMER, 1 s
+        /// (RFC 4861 §10; also Linux's `retrans_time` for ARP).
         public var solicitationInterval: UInt64
 
         public init(localMAC: MACAddress, ipv4Addresses: [IPv4Prefix] = [], ipv6Addresses: [IPv6Prefix] = [],
@@ -211,6 +212,8 @@ public struct NeighborCache: Sendable {
     /// MAC from its source, answers ARP requests and NSs for our addresses, learns from ARP
     /// and NA. The reply, if any, is written as an Ethernet frame at `offset` in `reply`,
     /// which may be the buffer holding `packet`: the request is fully parsed before writing.
+    ///
+    /// - Precondition: `reply` has room for a reply (at most 86 bytes) at `offset`.
     public mutating func receive(_ frame: VXLANFrame, in packet: UnsafeRawBufferPointer, now: UInt64,
                                  replyInto reply: UnsafeMutableRawBufferPointer, atByteOffset offset: Int) -> NeighborInput {
         learn(frame.ethernet.source, now: now)

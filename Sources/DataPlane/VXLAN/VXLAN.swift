@@ -167,7 +167,7 @@ public struct VXLANDropCounters: Sendable {
     /// Drops counted for all reasons.
     public var total: UInt64 {
         var sum: UInt64 = 0
-        for reason in VXLANDropReason.allCases { sum &+= counts[reason.rawValue] }
+        for index in counts.indices { sum &+= counts[index] }
         return sum
     }
 }
@@ -175,20 +175,26 @@ public struct VXLANDropCounters: Sendable {
 /// A validated inner frame inside a received packet. Ranges index the buffer passed to
 /// `decapsulate`.
 public struct VXLANFrame: Hashable, Sendable {
-    /// The inner Ethernet header. Its source is the peer's MAC, worth learning
-    /// (`NeighborCache.learn`).
+    /// The inner Ethernet header. Its source is the peer's MAC, which `NeighborCache.receive`
+    /// learns.
     public var ethernet: EthernetHeader
     /// The inner frame from its Ethernet header to the end of `payload`.
     public var frame: Range<Int>
     /// The inner IPv4/IPv6 packet or ARP packet, trimmed to its own length (a sender may pad
     /// short frames to the 60-byte Ethernet minimum).
     public var payload: Range<Int>
+
+    public init(ethernet: EthernetHeader, frame: Range<Int>, payload: Range<Int>) {
+        self.ethernet = ethernet
+        self.frame = frame
+        self.payload = payload
+    }
 }
 
 /// One VXLAN link: a single remote VTEP reached through one WireGuard tunnel.
 ///
-/// Immutable configuration; `encapsulate` and `decapsulate` only touch the caller's buffer, so
-/// one value can be shared by any number of threads.
+/// Configuration only: `encapsulate` and `decapsulate` touch nothing but the caller's buffer,
+/// so one value can be shared by any number of threads.
 public struct VXLANTunnel: Hashable, Sendable {
     /// The segment's VNI; both ends must use the same.
     public var vni: VXLANNetworkIdentifier
@@ -239,8 +245,8 @@ public struct VXLANTunnel: Hashable, Sendable {
     /// the outer packet, which ends where `packet` ends.
     ///
     /// `flowHash` picks the UDP source port (RFC 7348 §5: from a hash of the inner headers, so
-    /// flows stay apart in the underlay); nil hashes the inner packet's 5-tuple, which is the
-    /// flow hash the router computed for ECMP if it passes it in.
+    /// that flows stay apart in the underlay). Nil hashes the inner 5-tuple with
+    /// `flowHash(packet:)`; a router that computed that hash for ECMP already passes it in.
     public func encapsulate(ipPacket packet: Range<Int>, in buffer: UnsafeMutableRawBufferPointer,
                             destinationMAC: MACAddress, flowHash: UInt32? = nil)
         throws(VXLANEncapsulationError) -> Range<Int> {
@@ -321,7 +327,8 @@ public struct VXLANTunnel: Hashable, Sendable {
     }
 
     /// The UDP source port for a flow: `hash` scaled onto `sourcePorts` by multiply-shift, as
-    /// Linux's `udp_flow_src_port` does, so every port of the range is used evenly.
+    /// Linux's `udp_flow_src_port` does, so the ports of the range are used evenly (Linux
+    /// leaves out the top port of its range; this range is closed).
     public func sourcePort(forFlowHash hash: UInt32) -> UInt16 {
         let span = UInt64(sourcePorts.upperBound - sourcePorts.lowerBound) + 1
         return sourcePorts.lowerBound + UInt16(truncatingIfNeeded: (UInt64(hash) * span) >> 32)
