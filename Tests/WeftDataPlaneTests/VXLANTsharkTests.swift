@@ -95,7 +95,13 @@ import WeftRouting
             .appendingPathComponent("weft-vxlan-\(ProcessInfo.processInfo.processIdentifier)-\(UInt64.random(in: 0...UInt64.max))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        defer { if let keep = ProcessInfo.processInfo.environment["WEFT_KEEP_PCAP"] { try? FileManager.default.copyItem(at: directory.appendingPathComponent("vxlan.pcap"), to: URL(fileURLWithPath: keep)) } }
+        // WEFT_KEEP_PCAP=path keeps a copy of the capture for a look in Wireshark.
+        defer {
+            if let keep = ProcessInfo.processInfo.environment["WEFT_KEEP_PCAP"] {
+                try? FileManager.default.copyItem(at: directory.appendingPathComponent("vxlan.pcap"),
+                                                  to: URL(fileURLWithPath: keep))
+            }
+        }
         let file = directory.appendingPathComponent("vxlan.pcap")
         try Data(Self.pcap(packets)).write(to: file)
 
