@@ -44,6 +44,8 @@ public struct OSPFAddress: RawRepresentable, Hashable, Comparable, Sendable, Cus
     }
 
     public static func < (lhs: OSPFAddress, rhs: OSPFAddress) -> Bool { lhs.rawValue < rhs.rawValue }
+    public static func == (lhs: OSPFAddress, rhs: OSPFAddress) -> Bool { lhs.rawValue == rhs.rawValue }
+    public func hash(into hasher: inout Hasher) { hasher.combine(rawValue) }
 }
 
 extension OSPFAddress: Codable {
@@ -99,8 +101,15 @@ public struct OSPFPrefix: Hashable, Comparable, Sendable, CustomStringConvertibl
 
     public var description: String { "\(address)/\(length)" }
 
+    public static func == (lhs: OSPFPrefix, rhs: OSPFPrefix) -> Bool {
+        lhs.address.rawValue == rhs.address.rawValue && lhs.length == rhs.length
+    }
+
+    public func hash(into hasher: inout Hasher) { hasher.combine(UInt64(address.rawValue) << 8 | UInt64(length)) }
+
     public static func < (lhs: OSPFPrefix, rhs: OSPFPrefix) -> Bool {
-        (lhs.address, lhs.length) < (rhs.address, rhs.length)
+        lhs.address.rawValue != rhs.address.rawValue ? lhs.address.rawValue < rhs.address.rawValue
+            : lhs.length < rhs.length
     }
 }
 
@@ -129,4 +138,6 @@ public struct OSPFInterfaceID: RawRepresentable, Hashable, Comparable, Sendable,
     public init(_ rawValue: UInt32) { self.rawValue = rawValue }
     public var description: String { "if\(rawValue)" }
     public static func < (lhs: OSPFInterfaceID, rhs: OSPFInterfaceID) -> Bool { lhs.rawValue < rhs.rawValue }
+    public static func == (lhs: OSPFInterfaceID, rhs: OSPFInterfaceID) -> Bool { lhs.rawValue == rhs.rawValue }
+    public func hash(into hasher: inout Hasher) { hasher.combine(rawValue) }
 }

@@ -59,8 +59,9 @@ public struct OSPFLSAKey: Hashable, Comparable, Sendable, Codable, CustomStringC
     }
 
     public static func < (lhs: OSPFLSAKey, rhs: OSPFLSAKey) -> Bool {
-        (lhs.type.rawValue, lhs.linkStateID, lhs.advertisingRouter)
-            < (rhs.type.rawValue, rhs.linkStateID, rhs.advertisingRouter)
+        if lhs.type != rhs.type { return lhs.type.rawValue < rhs.type.rawValue }
+        if lhs.linkStateID != rhs.linkStateID { return lhs.linkStateID < rhs.linkStateID }
+        return lhs.advertisingRouter < rhs.advertisingRouter
     }
 
     public var description: String { "\(type) \(linkStateID) adv \(advertisingRouter)" }

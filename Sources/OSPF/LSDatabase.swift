@@ -72,11 +72,12 @@ struct LinkStateDatabase {
 
     /// Installs an instance (§13.2); returns whether the routing table may change: a new LSA,
     /// or a change of options, length, body, or MaxAge-ness.
-    mutating func install(_ lsa: OSPFLSA, now: OSPFInstant, receivedByFlooding: Bool, isSelfOriginated: Bool) -> Bool {
+    mutating func install(_ lsa: OSPFLSA, now: OSPFInstant, receivedByFlooding: Bool, isSelfOriginated: Bool,
+                          decoded: DecodedLSABody? = nil) -> Bool {
         let key = lsa.key
         let old = entries[key]
         let entry = LSDBEntry(lsa: lsa, installedAt: now, receivedByFlooding: receivedByFlooding,
-                              isSelfOriginated: isSelfOriginated, decoded: DecodedLSABody(lsa))
+                              isSelfOriginated: isSelfOriginated, decoded: decoded ?? DecodedLSABody(lsa))
         entries[key] = entry
         let isMaxAge = lsa.header.age >= OSPFConstants.maxAge
         if isMaxAge { maxAgeKeys.insert(key) } else { maxAgeKeys.remove(key) }
@@ -132,9 +133,9 @@ struct SelfOrigination {
 
 extension OSPFRouter {
     /// Installs an LSA and schedules SPF if the routing table may change.
-    func installLSA(_ lsa: OSPFLSA, now: OSPFInstant, receivedByFlooding: Bool) {
+    func installLSA(_ lsa: OSPFLSA, now: OSPFInstant, receivedByFlooding: Bool, decoded: DecodedLSABody? = nil) {
         let changed = database.install(lsa, now: now, receivedByFlooding: receivedByFlooding,
-                                       isSelfOriginated: lsa.header.advertisingRouter == routerID)
+                                       isSelfOriginated: lsa.header.advertisingRouter == routerID, decoded: decoded)
         if changed { scheduleSPF(now: now) }
     }
 

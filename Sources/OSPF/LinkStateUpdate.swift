@@ -39,7 +39,8 @@ extension OSPFRouter {
                 counters.countDrop(.badLSAChecksum)
                 continue
             }
-            guard lsa.hasWellFormedBody else {
+            let decoded = DecodedLSABody(lsa)
+            if case .malformed = decoded {
                 counters.countDrop(.badLSA)
                 continue
             }
@@ -60,10 +61,12 @@ extension OSPFRouter {
                     counters.countDrop(.lsaArrivedTooSoon)
                     continue
                 }
-                // Steps 5(b)–(d): flood, forget the old instance, install.
-                let floodedBack = flood(lsa, from: neighbor, receivedOn: interface, now: now)
+                // Steps 5(b)–(d): flood, forget the old instance, install. Retransmission lists
+                // are keyed by LSA, so the old instance (5c) is dropped before flooding adds
+                // the new one (5b).
                 if current != nil { removeFromRetransmissionLists(key) }
-                installLSA(lsa, now: now, receivedByFlooding: true)
+                let floodedBack = flood(lsa, from: neighbor, receivedOn: interface, now: now)
+                installLSA(lsa, now: now, receivedByFlooding: true, decoded: decoded)
                 // Step 5(e): the acknowledgment table of §13.5.
                 if !floodedBack, !isBackup || fromDR {
                     queueDelayedAcknowledgment(lsa.header, on: interface, now: now)

@@ -22,7 +22,8 @@ public struct OSPFNextHop: Hashable, Comparable, Sendable, Codable, CustomString
     }
 
     public static func < (lhs: OSPFNextHop, rhs: OSPFNextHop) -> Bool {
-        (lhs.interface, lhs.gateway?.rawValue ?? 0) < (rhs.interface, rhs.gateway?.rawValue ?? 0)
+        if lhs.interface != rhs.interface { return lhs.interface < rhs.interface }
+        return (lhs.gateway?.rawValue ?? 0) < (rhs.gateway?.rawValue ?? 0)
     }
 
     public var description: String { gateway.map { "via \($0) on \(interface)" } ?? "dev \(interface)" }
@@ -55,38 +56,40 @@ public struct OSPFRoute: Hashable, Sendable, Codable, CustomStringConvertible {
     }
 }
 
-/// A vertex of the shortest path tree: a router (by Router ID) or a transit network (by the
-/// Link State ID of its network-LSA, the DR's interface address).
-struct SPFVertex: Hashable {
+/// A candidate vertex of the shortest path tree (§16.1): a router (by Router ID) or a transit
+/// network (by the Link State ID of its network-LSA, the DR's interface address).
+struct SPFCandidate {
+    var distance: UInt32
     var isNetwork: Bool
-    var id: OSPFAddress
+    var id: UInt32
+    /// Index of the vertex in the calculation's arrays.
+    var vertex: Int
+
+    /// At equal distance networks come before routers (§16.1 step 3), then lower IDs, which
+    /// makes every run deterministic.
+    func precedes(_ other: SPFCandidate) -> Bool {
+        if distance != other.distance { return distance < other.distance }
+        if isNetwork != other.isNetwork { return isNetwork }
+        return id < other.id
+    }
 }
 
-/// A binary min-heap of candidate vertices ordered by distance; at equal distance networks
-/// come before routers (§16.1 step 3) and lower IDs first, which makes runs deterministic.
+/// The candidate list of §16.1 as a binary min-heap.
 struct SPFCandidateList {
-    private var items: [(distance: UInt32, vertex: SPFVertex)] = []
+    private var items: [SPFCandidate] = []
 
-    var isEmpty: Bool { items.isEmpty }
-
-    private static func precedes(_ a: (distance: UInt32, vertex: SPFVertex),
-                                 _ b: (distance: UInt32, vertex: SPFVertex)) -> Bool {
-        (a.distance, a.vertex.isNetwork ? 0 : 1, a.vertex.id.rawValue)
-            < (b.distance, b.vertex.isNetwork ? 0 : 1, b.vertex.id.rawValue)
-    }
-
-    mutating func push(_ distance: UInt32, _ vertex: SPFVertex) {
-        items.append((distance, vertex))
+    mutating func push(_ candidate: SPFCandidate) {
+        items.append(candidate)
         var child = items.count - 1
         while child > 0 {
             let parent = (child - 1) / 2
-            guard Self.precedes(items[child], items[parent]) else { break }
+            guard items[child].precedes(items[parent]) else { break }
             items.swapAt(child, parent)
             child = parent
         }
     }
 
-    mutating func pop() -> (distance: UInt32, vertex: SPFVertex)? {
+    mutating func pop() -> SPFCandidate? {
         guard !items.isEmpty else { return nil }
         items.swapAt(0, items.count - 1)
         let top = items.removeLast()
@@ -95,8 +98,8 @@ struct SPFCandidateList {
             let left = 2 * parent + 1
             let right = left + 1
             var smallest = parent
-            if left < items.count, Self.precedes(items[left], items[smallest]) { smallest = left }
-            if right < items.count, Self.precedes(items[right], items[smallest]) { smallest = right }
+            if left < items.count, items[left].precedes(items[smallest]) { smallest = left }
+            if right < items.count, items[right].precedes(items[smallest]) { smallest = right }
             if smallest == parent { break }
             items.swapAt(parent, smallest)
             parent = smallest
@@ -105,18 +108,23 @@ struct SPFCandidateList {
     }
 }
 
+/// Adds the next hops of `more` that `hops` lacks (ECMP union; the lists stay tiny).
+private func merge(_ hops: inout [OSPFNextHop], _ more: [OSPFNextHop]) {
+    for hop in more where !hops.contains(hop) { hops.append(hop) }
+}
+
 extension OSPFRouter {
     /// Recomputes the routing table and emits the differences as route actions.
     func runSPF(now: OSPFInstant) {
         counters.spfRuns &+= 1
         let table = calculateRoutingTable(now: now)
-        for prefix in table.keys.sorted() {
-            guard let route = table[prefix] else { continue }
-            if routes[prefix] != route { actions.append(.installRoute(route)) }
-        }
-        for prefix in routes.keys.sorted() where table[prefix] == nil {
-            actions.append(.removeRoute(prefix))
-        }
+        var installed: [OSPFRoute] = []
+        for (prefix, route) in table where routes[prefix] != route { installed.append(route) }
+        var removed: [OSPFPrefix] = []
+        for prefix in routes.keys where table[prefix] == nil { removed.append(prefix) }
+        // Sorted so that the action stream does not depend on dictionary order.
+        for route in installed.sorted(by: { $0.prefix < $1.prefix }) { actions.append(.installRoute(route)) }
+        for prefix in removed.sorted() { actions.append(.removeRoute(prefix)) }
         routes = table
     }
 
@@ -138,6 +146,7 @@ extension OSPFRouter {
                 break
             }
         }
+        guard routerLSAs[routerID] != nil else { return [:] }
         // If stale network-LSAs share a Link State ID, use the one whose advertising router
         // really is the DR: its router-LSA has a transit link whose Link Data is that address.
         var networks: [OSPFAddress: OSPFNetworkLSA] = [:]
@@ -156,60 +165,72 @@ extension OSPFRouter {
             interfaceByAddress[interface.address] = interface
         }
 
-        // §16.1 stage 1: the shortest path tree.
-        let root = SPFVertex(isNetwork: false, id: routerID)
-        var table: [OSPFPrefix: (cost: UInt32, hops: Set<OSPFNextHop>)] = [:]
-        guard routerLSAs[routerID] != nil else { return [:] }
-        var distance: [SPFVertex: UInt32] = [root: 0]
-        var nextHops: [SPFVertex: Set<OSPFNextHop>] = [root: []]
-        var settled = Set<SPFVertex>()
-        var settledOrder: [SPFVertex] = []
-        var candidates = SPFCandidateList()
-        candidates.push(0, root)
+        // Vertices are numbered: routers first, then networks, each in ID order.
+        let routerIDs = routerLSAs.keys.sorted()
+        let networkIDs = networks.keys.sorted()
+        let routerCount = routerIDs.count
+        var routerIndex: [OSPFAddress: Int] = [:]
+        var networkIndex: [OSPFAddress: Int] = [:]
+        for (index, id) in routerIDs.enumerated() { routerIndex[id] = index }
+        for (index, id) in networkIDs.enumerated() { networkIndex[id] = routerCount + index }
+        let routerLinks = routerIDs.map { routerLSAs[$0]!.links }
+        let networkBodies = networkIDs.map { networks[$0]! }
+        let vertexCount = routerCount + networkIDs.count
+        func identifier(_ vertex: Int) -> OSPFAddress {
+            vertex < routerCount ? routerIDs[vertex] : networkIDs[vertex - routerCount]
+        }
 
-        func relax(_ vertex: SPFVertex, _ cost: UInt32, _ hops: Set<OSPFNextHop>) {
-            guard !hops.isEmpty, !settled.contains(vertex) else { return }
-            if let known = distance[vertex] {
-                if cost > known { return }
-                if cost == known {
-                    nextHops[vertex, default: []].formUnion(hops)
-                    return
-                }
+        // §16.1 stage 1: the shortest path tree.
+        let root = routerIndex[routerID]!
+        var distance = [UInt32](repeating: .max, count: vertexCount)
+        var nextHops = [[OSPFNextHop]](repeating: [], count: vertexCount)
+        var settled = [Bool](repeating: false, count: vertexCount)
+        var settledOrder: [Int] = []
+        var candidates = SPFCandidateList()
+        distance[root] = 0
+        candidates.push(SPFCandidate(distance: 0, isNetwork: false, id: routerID.rawValue, vertex: root))
+
+        func relax(_ vertex: Int, _ cost: UInt32, _ hops: [OSPFNextHop]) {
+            guard !hops.isEmpty, !settled[vertex], cost <= distance[vertex] else { return }
+            if cost == distance[vertex] {
+                merge(&nextHops[vertex], hops)
+                return
             }
             distance[vertex] = cost
             nextHops[vertex] = hops
-            candidates.push(cost, vertex)
+            candidates.push(SPFCandidate(distance: cost, isNetwork: vertex >= routerCount,
+                                         id: identifier(vertex).rawValue, vertex: vertex))
         }
 
-        while let (cost, vertex) = candidates.pop() {
-            guard !settled.contains(vertex), distance[vertex] == cost else { continue }
-            settled.insert(vertex)
+        while let candidate = candidates.pop() {
+            let vertex = candidate.vertex
+            guard !settled[vertex], distance[vertex] == candidate.distance else { continue }
+            settled[vertex] = true
             settledOrder.append(vertex)
-            let hops = nextHops[vertex] ?? []
-            if vertex.isNetwork {
-                guard let network = networks[vertex.id] else { continue }
-                for attached in network.attachedRouters {
+            let cost = candidate.distance
+            let hops = nextHops[vertex]
+            let vertexID = identifier(vertex)
+            if vertex >= routerCount {
+                for attached in networkBodies[vertex - routerCount].attachedRouters {
                     // The router must link back to this network (§16.1 step 2b).
-                    guard let lsa = routerLSAs[attached],
-                          let back = lsa.links.first(where: { $0.type == .transit && $0.linkID == vertex.id })
+                    guard let target = routerIndex[attached],
+                          let back = routerLinks[target].first(where: { $0.type == .transit && $0.linkID == vertexID })
                     else { continue }
                     // §16.1.1: across a network attached to the root, the next hop is the
                     // router's own address on that network; beyond, hops are inherited.
-                    var routerHops = Set<OSPFNextHop>()
-                    for hop in hops {
-                        routerHops.insert(hop.gateway == nil ? OSPFNextHop(interface: hop.interface, gateway: back.linkData) : hop)
+                    let routerHops = hops.map {
+                        $0.gateway == nil ? OSPFNextHop(interface: $0.interface, gateway: back.linkData) : $0
                     }
-                    relax(SPFVertex(isNetwork: false, id: attached), cost, routerHops)
+                    relax(target, cost, routerHops)
                 }
                 continue
             }
-            guard let lsa = routerLSAs[vertex.id] else { continue }
-            for link in lsa.links {
+            for link in routerLinks[vertex] {
                 let linkCost = cost + UInt32(link.metric)
                 switch link.type {
                 case .pointToPoint:
-                    guard let neighborLSA = routerLSAs[link.linkID],
-                          neighborLSA.links.contains(where: { $0.type == .pointToPoint && $0.linkID == vertex.id })
+                    guard let target = routerIndex[link.linkID],
+                          routerLinks[target].contains(where: { $0.type == .pointToPoint && $0.linkID == vertexID })
                     else { continue }
                     var linkHops = hops
                     if vertex == root {
@@ -220,53 +241,56 @@ extension OSPFRouter {
                         else { continue }
                         linkHops = [OSPFNextHop(interface: interface.configuration.id, gateway: neighbor.address)]
                     }
-                    relax(SPFVertex(isNetwork: false, id: link.linkID), linkCost, linkHops)
+                    relax(target, linkCost, linkHops)
                 case .transit:
-                    guard let network = networks[link.linkID], network.attachedRouters.contains(vertex.id) else { continue }
+                    guard let target = networkIndex[link.linkID],
+                          networkBodies[target - routerCount].attachedRouters.contains(vertexID) else { continue }
                     var linkHops = hops
                     if vertex == root {
                         // §16.1.1: a network attached to the root needs no gateway.
                         guard let interface = interfaceByAddress[link.linkData] else { continue }
                         linkHops = [OSPFNextHop(interface: interface.configuration.id, gateway: nil)]
                     }
-                    relax(SPFVertex(isNetwork: true, id: link.linkID), linkCost, linkHops)
+                    relax(target, linkCost, linkHops)
                 case .stub, .virtual:
                     continue
                 }
             }
         }
 
-        func add(_ prefix: OSPFPrefix, _ cost: UInt32, _ hops: Set<OSPFNextHop>) {
+        var table: [OSPFPrefix: (cost: UInt32, hops: [OSPFNextHop])] = [:]
+        func add(_ prefix: OSPFPrefix, _ cost: UInt32, _ hops: [OSPFNextHop]) {
             if let existing = table[prefix] {
                 if cost > existing.cost { return }
                 if cost == existing.cost {
-                    table[prefix]!.hops.formUnion(hops)
+                    merge(&table[prefix]!.hops, hops)
                     return
                 }
             }
             table[prefix] = (cost, hops)
         }
-
         // Transit networks are destinations too (§16.1 step 2(d) for network vertices).
-        for vertex in settledOrder where vertex.isNetwork {
-            guard let network = networks[vertex.id],
-                  let prefix = OSPFPrefix(address: vertex.id, mask: network.networkMask) else { continue }
-            add(prefix, distance[vertex] ?? 0, nextHops[vertex] ?? [])
+        for vertex in settledOrder where vertex >= routerCount {
+            guard let prefix = OSPFPrefix(address: identifier(vertex),
+                                          mask: networkBodies[vertex - routerCount].networkMask) else { continue }
+            add(prefix, distance[vertex], nextHops[vertex])
         }
         // §16.1 stage 2: stub networks of every router in the tree.
-        for vertex in settledOrder where !vertex.isNetwork {
-            guard let lsa = routerLSAs[vertex.id] else { continue }
-            let base = distance[vertex] ?? 0
-            for link in lsa.links where link.type == .stub {
+        for vertex in settledOrder where vertex < routerCount {
+            for link in routerLinks[vertex] where link.type == .stub {
                 guard let prefix = OSPFPrefix(address: link.linkID, mask: link.linkData) else { continue }
-                var hops = nextHops[vertex] ?? []
+                var hops = nextHops[vertex]
                 if vertex == root {
+                    // Our own stubs: directly attached through the interface on that network,
+                    // or nothing to forward (loopbacks, configured stub networks).
                     hops = []
-                    for (_, interface) in interfaceByAddress where interface.prefix == prefix {
-                        hops.insert(OSPFNextHop(interface: interface.configuration.id, gateway: nil))
+                    for id in interfaceOrder {
+                        guard let interface = interfaces[id], interface.state != .down,
+                              interface.state != .loopback, interface.prefix == prefix else { continue }
+                        hops.append(OSPFNextHop(interface: id, gateway: nil))
                     }
                 }
-                add(prefix, base + UInt32(link.metric), hops)
+                add(prefix, distance[vertex] + UInt32(link.metric), hops)
             }
         }
         var result: [OSPFPrefix: OSPFRoute] = [:]
@@ -279,18 +303,17 @@ extension OSPFRouter {
         for (key, external) in externals.sorted(by: { $0.key < $1.key }) {
             guard external.metric < OSPFConstants.lsInfinity, key.advertisingRouter != routerID,
                   let prefix = OSPFPrefix(address: key.linkStateID, mask: external.networkMask) else { continue }
-            let asbr = SPFVertex(isNetwork: false, id: key.advertisingRouter)
-            guard settled.contains(asbr), routerLSAs[key.advertisingRouter]?.flags.contains(.asBoundary) == true,
-                  let asbrDistance = distance[asbr] else { continue }
-            var baseCost = asbrDistance
-            var hops = nextHops[asbr] ?? []
+            guard let asbr = routerIndex[key.advertisingRouter], settled[asbr],
+                  routerLSAs[key.advertisingRouter]?.flags.contains(.asBoundary) == true else { continue }
+            var baseCost = distance[asbr]
+            var hops = nextHops[asbr]
             if external.forwardingAddress != .unspecified {
                 // The forwarding address must be reachable by an intra-area route.
                 guard let via = longestMatch(external.forwardingAddress, in: result) else { continue }
                 baseCost = via.cost
-                hops = Set(via.nextHops.map {
+                hops = via.nextHops.map {
                     $0.gateway == nil ? OSPFNextHop(interface: $0.interface, gateway: external.forwardingAddress) : $0
-                })
+                }
                 if via.nextHops.isEmpty { continue }
             }
             let candidate = external.isType2

@@ -52,6 +52,8 @@ final class VirtualNetwork {
     var now = OSPFInstant.zero
     var rng: SplitMix64
     var lossRate = 0.0
+    /// Router index → partition group; packets only cross between routers of the same group.
+    var partition: [Int] = []
     var baseDelay = OSPFDuration.milliseconds(1)
     var jitterMilliseconds: UInt64 = 0
     /// Routing tables rebuilt from the emitted route actions, to check the action stream.
@@ -62,6 +64,8 @@ final class VirtualNetwork {
     var packetsSent = 0
     /// When non-nil, every packet sent is appended here.
     var recordedPackets: [OSPFOutboundPacket]?
+    /// Called after every processed event with the index of the router that handled it.
+    var observer: ((Int) -> Void)?
     /// A running hash of every packet sent, to compare runs for determinism.
     var trace: UInt64 = 0xCBF2_9CE4_8422_2325
     private var queue: [Delivery] = []
@@ -76,6 +80,7 @@ final class VirtualNetwork {
         tablesFromActions.append([:])
         transitions.append([])
         deadlines.append(nil)
+        partition.append(0)
         return routers.count - 1
     }
 
@@ -125,6 +130,7 @@ final class VirtualNetwork {
         let multicast = packet.destination == .allSPFRouters || packet.destination == .allDRouters
         for member in segment.members where member != sender {
             guard multicast || member.address == packet.destination else { continue }
+            guard partition[member.router] == partition[router] else { continue }
             if lossRate > 0, rng.chance(lossRate) { continue }
             let jitter = OSPFDuration.milliseconds(rng.below(jitterMilliseconds + 1))
             order += 1
@@ -139,9 +145,11 @@ final class VirtualNetwork {
         while budget > 0 {
             budget -= 1
             var nextTimer: (OSPFInstant, Int)?
-            for (index, deadline) in deadlines.enumerated() {
-                guard let deadline else { continue }
-                if nextTimer.map({ deadline < $0.0 }) ?? true { nextTimer = (deadline, index) }
+            var earliest = UInt64.max
+            for index in 0..<deadlines.count {
+                guard let deadline = deadlines[index], deadline.nanoseconds < earliest else { continue }
+                earliest = deadline.nanoseconds
+                nextTimer = (deadline, index)
             }
             let nextDelivery = queue.first?.time
             if let delivery = nextDelivery, delivery <= (nextTimer?.0 ?? .init(nanoseconds: .max)), delivery <= end {
@@ -151,10 +159,12 @@ final class VirtualNetwork {
                 let target = item.target
                 handle(routers[target.router].receive(item.bytes, on: target.interface, from: item.source,
                                                       to: item.destination, now: now), from: target.router)
+                observer?(target.router)
             } else if let (deadline, index) = nextTimer, deadline <= end {
                 now = max(now, deadline)
                 events += 1
                 handle(routers[index].tick(now: now), from: index)
+                observer?(index)
             } else {
                 break
             }
