@@ -1,0 +1,27 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Benchmarks live in their own package so that building and testing Weft never pulls in
+// package-benchmark. Run: `cd Benchmarks && swift package benchmark`.
+let package = Package(
+    name: "WeftBenchmarks",
+    dependencies: [
+        .package(name: "Weft", path: ".."),
+        .package(url: "https://github.com/ordo-one/package-benchmark", from: "1.38.1",
+                 traits: ["MallocInterposer"]),
+    ],
+    targets: [
+        // The raw libsodium baseline calls C directly; only this shim includes the header.
+        .systemLibrary(name: "CSodiumRaw", path: "Sources/CSodiumRaw", pkgConfig: "libsodium"),
+        .executableTarget(
+            name: "CryptoBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "package-benchmark"),
+                .product(name: "WeftCrypto", package: "Weft"),
+                "CSodiumRaw",
+            ],
+            path: "Benchmarks/CryptoBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
+        ),
+    ]
+)

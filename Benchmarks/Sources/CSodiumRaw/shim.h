@@ -1,0 +1,2 @@
+// libsodium, called directly: the baseline that WeftCrypto is measured against.
+#include <sodium.h>
