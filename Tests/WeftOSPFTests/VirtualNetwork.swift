@@ -91,6 +91,15 @@ final class VirtualNetwork {
         return segments.count - 1
     }
 
+    /// Replaces a router by a fresh instance with the same configuration (a process restart),
+    /// bringing up the given interfaces.
+    func restart(_ router: Int, interfaces: [OSPFInterfaceID]) {
+        routers[router] = OSPFRouter(configuration: routers[router].configuration, now: now)
+        tablesFromActions[router] = [:]
+        deadlines[router] = nil
+        for interface in interfaces { bringUp(router, interface) }
+    }
+
     func bringUp(_ router: Int, _ interface: OSPFInterfaceID) {
         handle(routers[router].interfaceUp(interface, now: now), from: router)
     }
