@@ -166,9 +166,7 @@ extension OSPFRouter {
             }
             if age >= OSPFConstants.maxAge {
                 // §14: an LSA reaching MaxAge is re-flooded so every router drops it together.
-                database.ageOut(key, now: now)
-                scheduleSPF(now: now)
-                if let copy = database.entries[key]?.lsa { flood(copy, from: nil, receivedOn: nil, now: now) }
+                flush(key, now: now)
             }
         }
         database.recomputeNextAgingEvent()
@@ -194,13 +192,19 @@ extension OSPFRouter {
         }
     }
 
-    /// Flushes an LSA by premature aging (§14.1): MaxAge, then flooded.
+    /// Flushes an LSA by premature aging (§14.1).
     func prematurelyAge(_ key: OSPFLSAKey, now: OSPFInstant) {
         guard database.entries[key] != nil else { return }
+        counters.lsasOriginated &+= 1
+        flush(key, now: now)
+    }
+
+    /// Sets an LSA to MaxAge and floods it (§14, §14.1); the previous instance no longer needs
+    /// acknowledging, so it leaves the retransmission lists first.
+    private func flush(_ key: OSPFLSAKey, now: OSPFInstant) {
         removeFromRetransmissionLists(key)
         database.ageOut(key, now: now)
         scheduleSPF(now: now)
-        counters.lsasOriginated &+= 1
         if let lsa = database.entries[key]?.lsa { flood(lsa, from: nil, receivedOn: nil, now: now) }
     }
 

@@ -33,6 +33,7 @@ extension OSPFRouter {
         guard neighbor.state >= .exchange else { return .neighborStateTooLow }
         let isBackup = interface.state == .backup
         let fromDR = neighbor.address == interface.designatedRouter
+        for _ in 0..<update.skippedUnknownTypes { counters.countDrop(.badLSA) }
         for lsa in update.lsas {
             // Steps 1 and 2: LS checksum and a well-formed body of a known LS type.
             guard lsa.hasValidChecksum else {

@@ -135,7 +135,14 @@ public struct OSPFLinkStateRequest: Hashable, Sendable {
 /// The Link State Update packet body (RFC 2328 §A.3.5).
 public struct OSPFLinkStateUpdate: Hashable, Sendable {
     public var lsas: [OSPFLSA]
-    public init(lsas: [OSPFLSA]) { self.lsas = lsas }
+    /// LSAs of LS types this implementation does not know, skipped by their length and
+    /// otherwise ignored (§13 step 2).
+    public var skippedUnknownTypes: Int
+
+    public init(lsas: [OSPFLSA], skippedUnknownTypes: Int = 0) {
+        self.lsas = lsas
+        self.skippedUnknownTypes = skippedUnknownTypes
+    }
 }
 
 /// The Link State Acknowledgment packet body (RFC 2328 §A.3.6).
@@ -211,19 +218,24 @@ public enum OSPFPacketBody: Hashable, Sendable {
             // Each LSA is at least 20 bytes, which bounds the loop by the packet length.
             guard UInt64(count) * UInt64(OSPFLSAHeader.size) <= UInt64(reader.remaining) else { throw .badLength }
             var lsas: [OSPFLSA] = []
+            var skipped = 0
             lsas.reserveCapacity(Int(count))
             for _ in 0..<count {
-                let before = reader.remaining
-                var probe = reader
-                guard let lsaHeader = OSPFLSAHeader.read(from: &probe) else {
-                    throw before < OSPFLSAHeader.size ? .badLength : .badLSA
+                // Every LSA is framed by the length at offset 18 of its header, whatever its type.
+                let start = reader.offset
+                guard reader.remaining >= OSPFLSAHeader.size else { throw .badLength }
+                let length = Int(bytes.readU16(at: start + 18))
+                guard length >= OSPFLSAHeader.size, length <= reader.remaining else { throw .badLength }
+                guard OSPFLSAType(rawValue: bytes[start + 3]) != nil else {
+                    _ = reader.skip(length)
+                    skipped += 1
+                    continue
                 }
-                guard Int(lsaHeader.length) >= OSPFLSAHeader.size, Int(lsaHeader.length) <= before,
-                      let lsa = OSPFLSA.read(from: &reader) else { throw .badLength }
+                guard let lsa = OSPFLSA.read(from: &reader) else { throw .badLength }
                 lsas.append(lsa)
             }
             guard reader.remaining == 0 else { throw .badLength }
-            return .linkStateUpdate(OSPFLinkStateUpdate(lsas: lsas))
+            return .linkStateUpdate(OSPFLinkStateUpdate(lsas: lsas, skippedUnknownTypes: skipped))
         case .linkStateAcknowledgment:
             guard bodyLength % OSPFLSAHeader.size == 0 else { throw .badLength }
             var headers: [OSPFLSAHeader] = []

@@ -58,8 +58,9 @@ public final class OSPFRouter {
     public var routerID: OSPFAddress { configuration.routerID }
     var areaID: OSPFAddress { configuration.areaID }
 
-    /// Creates a router; every configured interface starts Down until `interfaceUp`.
-    public init(configuration: OSPFConfiguration, now: OSPFInstant) {
+    /// Creates a router; every configured interface starts Down until `interfaceUp`. Its
+    /// router-LSA is originated by the first entry point called.
+    public init(configuration: OSPFConfiguration) {
         self.configuration = configuration
         cryptographicSequence = configuration.cryptographicSequenceStart
         for interfaceConfiguration in configuration.interfaces {

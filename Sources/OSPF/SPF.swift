@@ -1,10 +1,13 @@
 // The routing table calculation (RFC 2328 §16): Dijkstra's shortest path tree over router and
 // network vertices (§16.1) with equal-cost multipath next hops (§16.1.1), the stub networks of
-// the second stage (§16.1 step 2), and AS-external routes (§16.4).
+// the second stage (§16.1 step 2), inter-area routes from the summary-LSAs of area border
+// routers in our area (§16.2), and AS-external routes (§16.4).
 
 /// Where a route came from (§11).
 public enum OSPFPathType: String, Hashable, Sendable, Codable {
     case intraArea
+    /// Learned from a summary-LSA of an area border router (§16.2).
+    case interArea
     case external1
     case external2
 }
@@ -134,6 +137,7 @@ extension OSPFRouter {
         var routerLSAs: [OSPFAddress: OSPFRouterLSA] = [:]
         var networkCandidates: [OSPFAddress: [(advertisingRouter: OSPFAddress, lsa: OSPFNetworkLSA)]] = [:]
         var externals: [(key: OSPFLSAKey, lsa: OSPFASExternalLSA)] = []
+        var summaries: [(key: OSPFLSAKey, lsa: OSPFSummaryLSA)] = []
         for (key, entry) in database.entries where database.age(entry, now: now) < OSPFConstants.maxAge {
             switch entry.decoded {
             case .router(let lsa) where key.linkStateID == key.advertisingRouter:
@@ -142,6 +146,8 @@ extension OSPFRouter {
                 networkCandidates[key.linkStateID, default: []].append((key.advertisingRouter, lsa))
             case .external(let lsa):
                 externals.append((key, lsa))
+            case .summary(let lsa):
+                summaries.append((key, lsa))
             default:
                 break
             }
@@ -299,16 +305,66 @@ extension OSPFRouter {
                                        nextHops: entry.hops.sorted())
         }
 
-        // §16.4: AS-external routes via ASBRs (routers whose router-LSA has the E bit).
+        func offer(_ candidate: OSPFRoute) {
+            guard let existing = result[candidate.prefix] else {
+                result[candidate.prefix] = candidate
+                return
+            }
+            switch OSPFRouter.preference(candidate, over: existing) {
+            case .newer: result[candidate.prefix] = candidate
+            case .same:
+                var hops = existing.nextHops
+                merge(&hops, candidate.nextHops)
+                result[candidate.prefix]!.nextHops = hops.sorted()
+            case .older: break
+            }
+        }
+        /// An area border router reachable inside the area (B bit set, §16.2 step 3).
+        func borderRouter(_ id: OSPFAddress) -> Int? {
+            guard id != routerID, let index = routerIndex[id], settled[index],
+                  routerLSAs[id]?.flags.contains(.areaBorder) == true else { return nil }
+            return index
+        }
+
+        // §16.2: inter-area routes, through the ABR that advertises the summary.
+        summaries.sort { $0.key < $1.key }
+        for (key, summary) in summaries where key.type == .summaryNetwork {
+            guard summary.metric < OSPFConstants.lsInfinity, let abr = borderRouter(key.advertisingRouter),
+                  let prefix = OSPFPrefix(address: key.linkStateID, mask: summary.networkMask) else { continue }
+            offer(OSPFRoute(prefix: prefix, pathType: .interArea, cost: distance[abr] + summary.metric,
+                            nextHops: nextHops[abr].sorted()))
+        }
+
+        // Paths to AS boundary routers (§16.4 step 3): intra-area when the ASBR is in the tree
+        // with its E bit set, else through an ABR's ASBR-summary-LSA (type 4, §16.2).
+        var asbrPaths: [OSPFAddress: (intra: Bool, cost: UInt32, hops: [OSPFNextHop])] = [:]
+        for vertex in settledOrder where vertex < routerCount && vertex != root {
+            if routerLSAs[routerIDs[vertex]]?.flags.contains(.asBoundary) == true {
+                asbrPaths[routerIDs[vertex]] = (true, distance[vertex], nextHops[vertex])
+            }
+        }
+        for (key, summary) in summaries where key.type == .summaryASBR {
+            guard summary.metric < OSPFConstants.lsInfinity, let abr = borderRouter(key.advertisingRouter) else { continue }
+            let cost = distance[abr] + summary.metric
+            if let known = asbrPaths[key.linkStateID] {
+                if known.intra || cost > known.cost { continue }
+                if cost == known.cost {
+                    merge(&asbrPaths[key.linkStateID]!.hops, nextHops[abr])
+                    continue
+                }
+            }
+            asbrPaths[key.linkStateID] = (false, cost, nextHops[abr])
+        }
+
+        // §16.4: AS-external routes.
         for (key, external) in externals.sorted(by: { $0.key < $1.key }) {
             guard external.metric < OSPFConstants.lsInfinity, key.advertisingRouter != routerID,
-                  let prefix = OSPFPrefix(address: key.linkStateID, mask: external.networkMask) else { continue }
-            guard let asbr = routerIndex[key.advertisingRouter], settled[asbr],
-                  routerLSAs[key.advertisingRouter]?.flags.contains(.asBoundary) == true else { continue }
-            var baseCost = distance[asbr]
-            var hops = nextHops[asbr]
+                  let prefix = OSPFPrefix(address: key.linkStateID, mask: external.networkMask),
+                  let asbr = asbrPaths[key.advertisingRouter] else { continue }
+            var baseCost = asbr.cost
+            var hops = asbr.hops
             if external.forwardingAddress != .unspecified {
-                // The forwarding address must be reachable by an intra-area route.
+                // The forwarding address must be reachable by an intra- or inter-area route.
                 guard let via = longestMatch(external.forwardingAddress, in: result) else { continue }
                 baseCost = via.cost
                 hops = via.nextHops.map {
@@ -316,33 +372,25 @@ extension OSPFRouter {
                 }
                 if via.nextHops.isEmpty { continue }
             }
-            let candidate = external.isType2
+            offer(external.isType2
                 ? OSPFRoute(prefix: prefix, pathType: .external2, cost: baseCost, type2Cost: external.metric,
                             nextHops: hops.sorted())
                 : OSPFRoute(prefix: prefix, pathType: .external1, cost: baseCost + external.metric,
-                            nextHops: hops.sorted())
-            guard let existing = result[prefix] else {
-                result[prefix] = candidate
-                continue
-            }
-            switch OSPFRouter.preference(candidate, over: existing) {
-            case .newer: result[prefix] = candidate
-            case .same:
-                result[prefix]!.nextHops = Array(Set(existing.nextHops).union(candidate.nextHops)).sorted()
-            case .older: break
-            }
+                            nextHops: hops.sorted()))
         }
         return result
     }
 
-    /// §16.4 step 6: intra-area beats type 1 beats type 2; then the lower (type 2, then
-    /// path) cost. `.newer` means `candidate` is preferred, `.same` means equal cost.
+    /// §11 and §16.4 step 6: intra-area beats inter-area beats type 1 beats type 2; then the
+    /// lower (type 2, then path) cost. `.newer` means `candidate` is preferred, `.same` means
+    /// equal cost.
     static func preference(_ candidate: OSPFRoute, over existing: OSPFRoute) -> OSPFLSAOrder {
         func rank(_ type: OSPFPathType) -> Int {
             switch type {
             case .intraArea: 0
-            case .external1: 1
-            case .external2: 2
+            case .interArea: 1
+            case .external1: 2
+            case .external2: 3
             }
         }
         if rank(candidate.pathType) != rank(existing.pathType) {
@@ -354,12 +402,12 @@ extension OSPFRouter {
         return a < b ? .newer : .older
     }
 
-    /// The most specific intra-area route covering `address`.
+    /// The most specific intra-area or inter-area route covering `address` (§16.4 step 3).
     func longestMatch(_ address: OSPFAddress, in table: [OSPFPrefix: OSPFRoute]) -> OSPFRoute? {
         var length = 32
         while length >= 0 {
             let prefix = OSPFPrefix(address: address, length: UInt8(length))
-            if let route = table[prefix], route.pathType == .intraArea { return route }
+            if let route = table[prefix], route.pathType == .intraArea || route.pathType == .interArea { return route }
             length -= 1
         }
         return nil

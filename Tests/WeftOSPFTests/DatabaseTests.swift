@@ -42,7 +42,7 @@ struct DatabaseTests {
         // B vanishes for good (its process stops: no more packets, no flush).
         network.segments[0].connected = false
         network.deadlines[1] = nil
-        network.routers[1] = OSPFRouter(configuration: OSPFConfiguration(routerID: OSPFAddress(2, 2, 2, 3)), now: network.now)
+        network.routers[1] = OSPFRouter(configuration: OSPFConfiguration(routerID: OSPFAddress(2, 2, 2, 3)))
         network.run(for: .seconds(1_700))
         #expect(network.routers[0].lsa(Self.routerKey(Self.b), now: network.now) != nil)
         network.run(for: .seconds(200))

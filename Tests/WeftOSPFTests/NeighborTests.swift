@@ -18,7 +18,7 @@ final class ScriptedPeer {
         router = OSPFRouter(configuration: OSPFConfiguration(routerID: Self.me, interfaces: [
             testInterface(0, .loopback, Self.me, 32),
             testInterface(1, .pointToPoint, OSPFAddress(10, 0, 0, 1), 30),
-        ]), now: now)
+        ]))
         record(router.interfaceUp(OSPFInterfaceID(0), now: now))
         record(router.interfaceUp(Self.link, now: now))
         record(router.tick(now: now))
@@ -81,12 +81,36 @@ final class ScriptedPeer {
     /// The peer's router-LSA: a ptp link back to us, its side of the subnet, its loopback.
     static func peerRouterLSA(sequence: Int32) -> OSPFLSA {
         OSPFLSA(type: .router, linkStateID: peer, advertisingRouter: peer, sequenceNumber: sequence,
-                options: .externalRouting, body: OSPFRouterLSA(flags: .asBoundary, links: [
+                options: .externalRouting, body: OSPFRouterLSA(flags: [.asBoundary, .areaBorder], links: [
                     .init(linkID: me, linkData: peerAddress, type: .pointToPoint, metric: 3),
                     .init(linkID: OSPFAddress(10, 0, 0, 0), linkData: OSPFAddress(255, 255, 255, 252), type: .stub, metric: 3),
                     .init(linkID: peer, linkData: OSPFAddress(255, 255, 255, 255), type: .stub, metric: 1),
                 ]).encoded)
     }
+
+    /// A summary-LSA body (§A.4.4): mask, then TOS 0 and a 24-bit metric.
+    static func summaryBody(mask: OSPFAddress, metric: UInt32) -> [UInt8] {
+        var writer = WireWriter()
+        writer.address(mask)
+        writer.u32(metric & 0xFF_FFFF)
+        return writer.bytes
+    }
+
+    /// As an area border router the peer summarizes another area's network and its ASBR…
+    static let summaryLSA = OSPFLSA(
+        type: .summaryNetwork, linkStateID: OSPFAddress(198, 51, 100, 0), advertisingRouter: peer,
+        sequenceNumber: OSPFConstants.initialSequenceNumber, options: .externalRouting,
+        body: summaryBody(mask: OSPFAddress(255, 255, 255, 0), metric: 5))
+    static let asbrSummaryLSA = OSPFLSA(
+        type: .summaryASBR, linkStateID: OSPFAddress(5, 5, 5, 5), advertisingRouter: peer,
+        sequenceNumber: OSPFConstants.initialSequenceNumber, options: .externalRouting,
+        body: summaryBody(mask: .unspecified, metric: 4))
+    /// …whose type 1 external is then reachable through the peer.
+    static let remoteExternalLSA = OSPFLSA(
+        type: .asExternal, linkStateID: OSPFAddress(203, 0, 113, 0), advertisingRouter: OSPFAddress(5, 5, 5, 5),
+        sequenceNumber: OSPFConstants.initialSequenceNumber, options: .externalRouting,
+        body: OSPFASExternalLSA(networkMask: OSPFAddress(255, 255, 255, 0), isType2: false, metric: 7,
+                                forwardingAddress: .unspecified, routeTag: 0).encoded)
 
     static let externalLSA = OSPFLSA(
         type: .asExternal, linkStateID: OSPFAddress(172, 16, 0, 0), advertisingRouter: peer,
@@ -149,8 +173,12 @@ struct NeighborTests {
         let retransmitted = peer.advance(.milliseconds(2_100))
         #expect(retransmitted.contains { if case .linkStateRequest = $0 { true } else { false } })
 
-        // The update satisfies the request list: LoadingDone, Full.
-        peer.feed(.linkStateUpdate(OSPFLinkStateUpdate(lsas: [peerLSA, ScriptedPeer.externalLSA])))
+        // The update satisfies the request list: LoadingDone, Full. Unrequested newer LSAs in
+        // the same update are simply accepted.
+        peer.feed(.linkStateUpdate(OSPFLinkStateUpdate(lsas: [
+            peerLSA, ScriptedPeer.externalLSA, ScriptedPeer.summaryLSA, ScriptedPeer.asbrSummaryLSA,
+            ScriptedPeer.remoteExternalLSA,
+        ])))
         #expect(peer.state == .full)
         // The same instance again is a duplicate not on any list: a direct ack (§13.5).
         let direct = peer.feed(.linkStateUpdate(OSPFLinkStateUpdate(lsas: [peerLSA])))
@@ -181,6 +209,13 @@ struct NeighborTests {
         #expect(routes[OSPFPrefix(address: OSPFAddress(172, 16, 0, 0), length: 16)]
                 == OSPFRoute(prefix: OSPFPrefix(address: OSPFAddress(172, 16, 0, 0), length: 16), pathType: .external2,
                              cost: 10, type2Cost: 20, nextHops: [hop]))
+        // Inter-area (§16.2): 10 to the ABR + 5; external via the ASBR summary: 10 + 4 + 7.
+        #expect(routes[OSPFPrefix(address: OSPFAddress(198, 51, 100, 0), length: 24)]
+                == OSPFRoute(prefix: OSPFPrefix(address: OSPFAddress(198, 51, 100, 0), length: 24), pathType: .interArea,
+                             cost: 15, nextHops: [hop]))
+        #expect(routes[OSPFPrefix(address: OSPFAddress(203, 0, 113, 0), length: 24)]
+                == OSPFRoute(prefix: OSPFPrefix(address: OSPFAddress(203, 0, 113, 0), length: 24), pathType: .external1,
+                             cost: 21, nextHops: [hop]))
 
         // Full + a DD that is not a duplicate: SeqNumberMismatch, back to ExStart as master.
         let restart = peer.feed(peer.dd([.master], 7000))

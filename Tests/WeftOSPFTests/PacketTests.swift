@@ -188,6 +188,14 @@ struct PacketTests {
         var overrun = Vectors.linkStateUpdate
         overrun.write16(0x0100, at: 28 + 18)
         #expect(reason(overrun) == .badLength)
+        // An LSA of an unknown LS type is skipped by its length, not fatal (§13 step 2).
+        var opaque = Vectors.linkStateUpdate
+        opaque[28 + 3] = 10
+        if case .linkStateUpdate(let update)? = try? OSPFPacket.parse(opaque).packet.body {
+            #expect(update.lsas.count == 2 && update.skippedUnknownTypes == 1)
+        } else {
+            Issue.record("update with an opaque LSA rejected")
+        }
         // Trailing bytes after the counted LSAs.
         var trailing = Vectors.linkStateUpdate + [0, 0, 0, 0]
         trailing.write16(UInt16(trailing.count), at: 2)

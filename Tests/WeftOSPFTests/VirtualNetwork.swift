@@ -75,7 +75,7 @@ final class VirtualNetwork {
 
     @discardableResult
     func addRouter(_ configuration: OSPFConfiguration) -> Int {
-        routers.append(OSPFRouter(configuration: configuration, now: now))
+        routers.append(OSPFRouter(configuration: configuration))
         segmentOf.append([:])
         tablesFromActions.append([:])
         transitions.append([])
@@ -94,7 +94,7 @@ final class VirtualNetwork {
     /// Replaces a router by a fresh instance with the same configuration (a process restart),
     /// bringing up the given interfaces.
     func restart(_ router: Int, interfaces: [OSPFInterfaceID]) {
-        routers[router] = OSPFRouter(configuration: routers[router].configuration, now: now)
+        routers[router] = OSPFRouter(configuration: routers[router].configuration)
         tablesFromActions[router] = [:]
         deadlines[router] = nil
         for interface in interfaces { bringUp(router, interface) }
