@@ -22,7 +22,7 @@ extension OSPFRouter {
             flags: [.initial, .more, .master], sequenceNumber: neighbor.ddSequenceNumber, lsaHeaders: [])
         neighbor.lastSentDD = initial
         send(.databaseDescription(initial), on: interface, to: directDestination(neighbor, on: interface))
-        neighbor.ddRetransmitDeadline = now + .seconds(UInt64(interface.configuration.retransmitInterval))
+        neighbor.ddRetransmitDeadline = now + interface.retransmitPeriod
     }
 
     /// NegotiationDone (§10.3): the summary list gets every LSA in the database; LSAs already at
@@ -51,7 +51,7 @@ extension OSPFRouter {
             return
         }
         send(.databaseDescription(last), on: interface, to: directDestination(neighbor, on: interface))
-        neighbor.ddRetransmitDeadline = now + .seconds(UInt64(interface.configuration.retransmitInterval))
+        neighbor.ddRetransmitDeadline = now + interface.retransmitPeriod
     }
 
     /// Builds and sends the next DD of the exchange from the summary list (§10.8): as many LSA
@@ -72,7 +72,7 @@ extension OSPFRouter {
         neighbor.lastSentDD = description
         send(.databaseDescription(description), on: interface, to: directDestination(neighbor, on: interface))
         neighbor.ddRetransmitDeadline = neighbor.isMaster
-            ? now + .seconds(UInt64(interface.configuration.retransmitInterval)) : nil
+            ? now + interface.retransmitPeriod : nil
     }
 
     /// Processes a received Database Description packet (§10.6).

@@ -23,7 +23,7 @@ extension OSPFRouter {
     }
 
     /// Processes a received Hello (§10.5). Returns a drop reason when parameters mismatch.
-    func receiveHello(_ hello: OSPFHello, header: OSPFPacketHeader, from source: OSPFAddress,
+    func receiveHello(_ hello: OSPFHello, header: OSPFPacketHeader, from source: OSPFAddress, neighbor known: Neighbor?,
                       on interface: Interface, now: OSPFInstant) -> OSPFDropReason? {
         let configuration = interface.configuration
         let isBroadcast = configuration.type == .broadcast
@@ -38,7 +38,7 @@ extension OSPFRouter {
             return .optionsMismatch
         }
 
-        var neighbor = interface.neighbor(routerID: header.routerID, address: source)
+        var neighbor = known
         if let existing = neighbor, existing.routerID != header.routerID {
             // A different router now uses this address on the LAN: the old conversation is over.
             neighborEvent(.killNeighbor, existing, on: interface, now: now)

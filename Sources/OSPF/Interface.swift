@@ -65,11 +65,15 @@ final class Interface {
         }
     }
 
+    // Timer periods. A zero in the configuration would make a timer fire continuously, so
+    // every period is at least one second; packets still carry the configured values.
+    var helloPeriod: OSPFDuration { .seconds(UInt64(max(configuration.helloInterval, 1))) }
+    var deadPeriod: OSPFDuration { .seconds(UInt64(max(configuration.routerDeadInterval, 1))) }
+    var retransmitPeriod: OSPFDuration { .seconds(UInt64(max(configuration.retransmitInterval, 1))) }
+
     /// The delay before a delayed acknowledgment goes out: well below RxmtInterval (§13.5).
     var delayedAckInterval: OSPFDuration {
-        let retransmit = OSPFDuration.seconds(UInt64(configuration.retransmitInterval))
-        let half = OSPFDuration(nanoseconds: retransmit.nanoseconds / 2)
-        return min(.seconds(1), half)
+        min(.seconds(1), OSPFDuration(nanoseconds: retransmitPeriod.nanoseconds / 2))
     }
 }
 
@@ -156,7 +160,7 @@ extension OSPFRouter {
                     interface.state = .drOther
                 } else {
                     interface.state = .waiting
-                    interface.waitDeadline = now + .seconds(UInt64(configuration.routerDeadInterval))
+                    interface.waitDeadline = now + interface.deadPeriod
                 }
             }
             if interface.acceptsPackets {

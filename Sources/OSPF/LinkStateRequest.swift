@@ -15,7 +15,7 @@ extension OSPFRouter {
         neighbor.outstandingRequests = keys
         send(.linkStateRequest(OSPFLinkStateRequest(requests: keys)), on: interface,
              to: directDestination(neighbor, on: interface))
-        neighbor.requestRetransmitDeadline = now + .seconds(UInt64(interface.configuration.retransmitInterval))
+        neighbor.requestRetransmitDeadline = now + interface.retransmitPeriod
     }
 
     /// Called after an update from `neighbor` was processed: once every entry of the last

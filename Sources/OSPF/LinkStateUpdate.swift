@@ -138,7 +138,7 @@ extension OSPFRouter {
                 // Step 1(d): expect an acknowledgment.
                 neighbor.retransmissionList[key] = RetransmissionEntry(header: lsa.header, sentAt: now)
                 if neighbor.retransmitDeadline == nil {
-                    neighbor.retransmitDeadline = now + .seconds(UInt64(interface.configuration.retransmitInterval))
+                    neighbor.retransmitDeadline = now + interface.retransmitPeriod
                 }
                 added = true
             }
@@ -205,7 +205,7 @@ extension OSPFRouter {
     /// Retransmits every LSA on the neighbor's list that has waited RxmtInterval (§13.6),
     /// directly to the neighbor, and re-arms the timer for the next one.
     func retransmitLSAs(to neighbor: Neighbor, on interface: Interface, now: OSPFInstant) {
-        let interval = OSPFDuration.seconds(UInt64(interface.configuration.retransmitInterval))
+        let interval = interface.retransmitPeriod
         var due: [OSPFLSA] = []
         var next: OSPFInstant?
         for key in neighbor.retransmissionList.keys.sorted() {

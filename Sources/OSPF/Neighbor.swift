@@ -143,7 +143,7 @@ extension OSPFRouter {
         switch event {
         case .helloReceived:
             if neighbor.state <= .attempt { neighbor.state = .initial }
-            neighbor.inactivityDeadline = now + .seconds(UInt64(interface.configuration.routerDeadInterval))
+            neighbor.inactivityDeadline = now + interface.deadPeriod
         case .twoWayReceived:
             guard neighbor.state == .initial else { return }
             if shouldBeAdjacent(neighbor, on: interface) {

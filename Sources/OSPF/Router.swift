@@ -243,7 +243,7 @@ public final class OSPFRouter {
 
         if case .hello(let hello) = body {
             counters.countReceived(.hello)
-            return receiveHello(hello, header: header, from: source, on: interface, now: now)
+            return receiveHello(hello, header: header, from: source, neighbor: neighbor, on: interface, now: now)
         }
         guard let neighbor else { return .unknownNeighbor }
         if header.authenticationType == 2 { neighbor.cryptographicSequenceNumber = header.cryptographicSequenceNumber }
@@ -299,7 +299,7 @@ public final class OSPFRouter {
 
     private func runInterfaceTimers(_ interface: Interface, now: OSPFInstant) {
         if let deadline = interface.helloDeadline, deadline <= now {
-            interface.helloDeadline = now + .seconds(UInt64(interface.configuration.helloInterval))
+            interface.helloDeadline = now + interface.helloPeriod
             sendHello(on: interface)
         }
         if let deadline = interface.waitDeadline, deadline <= now {
@@ -349,12 +349,17 @@ public final class OSPFRouter {
                 }
                 if interface.neighborChangePending {
                     interface.neighborChangePending = false
-                    if [.drOther, .backup, .designatedRouter].contains(interface.state) {
+                    switch interface.state {
+                    case .drOther, .backup, .designatedRouter:
                         interfaceEvent(.neighborChange, interface, now: now)
                         progressed = true
+                    case .down, .loopback, .waiting, .pointToPoint:
+                        break
                     }
                 }
-                interface.neighbors.removeAll { $0.state == .down }
+                if interface.neighbors.contains(where: { $0.state == .down }) {
+                    interface.neighbors.removeAll { $0.state == .down }
+                }
             }
             removeMaxAgeLSAs(now: now)
             if origination.dirty {

@@ -264,16 +264,21 @@ extension OSPFRouter {
             }
         }
 
-        var table: [OSPFPrefix: (cost: UInt32, hops: [OSPFNextHop])] = [:]
+        // Next hops are kept sorted so that equal tables compare equal.
+        for vertex in 0..<vertexCount where nextHops[vertex].count > 1 { nextHops[vertex].sort() }
+        var result: [OSPFPrefix: OSPFRoute] = [:]
+        result.reserveCapacity(routerCount * 4)
+        var merged: [OSPFPrefix] = []
         func add(_ prefix: OSPFPrefix, _ cost: UInt32, _ hops: [OSPFNextHop]) {
-            if let existing = table[prefix] {
+            if let existing = result[prefix] {
                 if cost > existing.cost { return }
                 if cost == existing.cost {
-                    merge(&table[prefix]!.hops, hops)
+                    merge(&result[prefix]!.nextHops, hops)
+                    merged.append(prefix)
                     return
                 }
             }
-            table[prefix] = (cost, hops)
+            result[prefix] = OSPFRoute(prefix: prefix, pathType: .intraArea, cost: cost, nextHops: hops)
         }
         // Transit networks are destinations too (§16.1 step 2(d) for network vertices).
         for vertex in settledOrder where vertex >= routerCount {
@@ -299,11 +304,7 @@ extension OSPFRouter {
                 add(prefix, distance[vertex] + UInt32(link.metric), hops)
             }
         }
-        var result: [OSPFPrefix: OSPFRoute] = [:]
-        for (prefix, entry) in table {
-            result[prefix] = OSPFRoute(prefix: prefix, pathType: .intraArea, cost: entry.cost,
-                                       nextHops: entry.hops.sorted())
-        }
+        for prefix in merged { result[prefix]?.nextHops.sort() }
 
         func offer(_ candidate: OSPFRoute) {
             guard let existing = result[candidate.prefix] else {

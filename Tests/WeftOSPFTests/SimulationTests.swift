@@ -81,7 +81,7 @@ struct SimulationTests {
                                                 mtu: isLAN ? 1500 : 1420))
             }
             return OSPFConfiguration(routerID: Topology.routerID(router), interfaces: interfaces,
-                                     spfDelay: .seconds(1))
+                                     spfDelay: .seconds(2))
         }
     }
 
@@ -142,7 +142,7 @@ struct SimulationTests {
             network.bringUp(router, OSPFInterfaceID(0))
             for port in topology.ports[router] { network.bringUp(router, port.interface) }
         }
-        network.run(until: .seconds(40))
+        network.run(until: .seconds(30))
 
         for _ in 0..<disturbanceRounds {
             // Partition the ring into arcs, and cut a few random segments on top.
@@ -155,10 +155,10 @@ struct SimulationTests {
                 network.segments[segment].connected = false
                 cut.append(segment)
             }
-            network.run(for: .seconds(15))
+            network.run(for: .seconds(12))
             // Heal the partition but keep the cuts; flap a few interfaces.
             for router in 0..<routers { network.partition[router] = 0 }
-            network.run(for: .seconds(8))
+            network.run(for: .seconds(6))
             var flapped: [(Int, OSPFInterfaceID)] = []
             for _ in 0..<3 {
                 let router = Int(rng.below(UInt64(routers)))
@@ -166,10 +166,10 @@ struct SimulationTests {
                 network.bringDown(router, port.interface)
                 flapped.append((router, port.interface))
             }
-            network.run(for: .seconds(6))
+            network.run(for: .seconds(5))
             for (router, interface) in flapped { network.bringUp(router, interface) }
             for segment in cut { network.segments[segment].connected = true }
-            network.run(for: .seconds(6))
+            network.run(for: .seconds(5))
         }
         // Final heal: no loss, everything connected; let the domain converge.
         network.lossRate = 0
@@ -281,17 +281,27 @@ struct SimulationTests {
         }
     }
 
-    @Test("110 routers, ring + chords + 2 LANs: loss, partitions, flaps, heal → converged and correct")
+    @Test("100 routers, ring + chords + 2 LANs: loss, partitions, flaps, heal → converged and correct")
     func largeDomain() {
         let clock = ContinuousClock()
         let start = clock.now
-        let (network, topology) = Self.simulate(seed: 20_240_601, routers: 110, chords: 45, lanSizes: [6, 5],
+        let (network, topology) = Self.simulate(seed: 20_240_601, routers: 100, chords: 40, lanSizes: [6, 5],
                                                 disturbanceRounds: 3)
         let elapsed = clock.now - start
         Self.verify(network, topology)
         print("simulation: \(topology.routerCount) routers, \(topology.segments.count) segments, " +
               "\(network.events) events, \(network.packetsSent) packets, " +
-              "\(network.routers.map(\.counters.spfRuns).reduce(0, +)) SPF runs, virtual \(network.now), wall \(elapsed)")
+              "\(network.routers.map(\.counters.spfRuns).reduce(0, +)) SPF runs, " +
+              "\(network.routers.map(\.counters.lsasOriginated).reduce(0, +)) LSAs originated, virtual \(network.now), wall \(elapsed)")
+        let sent = OSPFPacketType.allCases.map { type in
+            "\(type) \(network.routers.map { $0.counters.sentCount(type) }.reduce(0, +))"
+        }
+        var drops: [String] = []
+        for reason in OSPFDropReason.allCases {
+            let total = network.routers.map { $0.counters[reason] }.reduce(0, +)
+            if total > 0 { drops.append("\(reason) \(total)") }
+        }
+        print("sent: \(sent.joined(separator: ", ")); drops: \(drops.joined(separator: ", "))")
     }
 
     @Test("The simulation is deterministic: same seed, same packet trace")
