@@ -340,9 +340,9 @@ public struct OSPFNetworkLSA: Hashable, Sendable {
     }
 }
 
-/// A summary-LSA body (types 3 and 4, RFC 2328 §A.4.4). Stored and flooded; a single-area
-/// router has no use for them in its routing table (§16.2 applies only to area border routers'
-/// peers in other areas, and no ABR exists in a one-area domain).
+/// A summary-LSA body (types 3 and 4, RFC 2328 §A.4.4), originated by area border routers.
+/// This router never is one, but a peer may be: its summaries become inter-area routes (§16.2)
+/// and paths to AS boundary routers in other areas. Only the TOS 0 metric is used.
 public struct OSPFSummaryLSA: Hashable, Sendable {
     public var networkMask: OSPFAddress
     public var metric: UInt32

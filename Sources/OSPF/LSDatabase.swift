@@ -81,7 +81,7 @@ struct LinkStateDatabase {
         entries[key] = entry
         let isMaxAge = lsa.header.age >= OSPFConstants.maxAge
         if isMaxAge { maxAgeKeys.insert(key) } else { maxAgeKeys.remove(key) }
-        if let deadline = agingDeadline(entry), nextAgingEvent.map({ deadline < $0 }) ?? true {
+        if let deadline = agingDeadline(entry), deadline > now, nextAgingEvent.map({ deadline < $0 }) ?? true {
             nextAgingEvent = deadline
         }
         guard let old else { return true }
@@ -114,9 +114,17 @@ struct LinkStateDatabase {
         return entry.installedAt + .seconds(UInt64(limit > age ? limit - age : 0))
     }
 
-    /// Recomputes `nextAgingEvent` after the due entries have been handled.
-    mutating func recomputeNextAgingEvent() {
-        nextAgingEvent = entries.values.compactMap(agingDeadline).min()
+    /// Recomputes `nextAgingEvent` after the due entries have been handled. Deadlines already
+    /// passed belong to our own LSAs whose re-origination is pending (possibly held back by
+    /// MinLSInterval, which has its own timer); counting them would make the timer fire
+    /// continuously.
+    mutating func recomputeNextAgingEvent(now: OSPFInstant) {
+        var earliest: OSPFInstant?
+        for entry in entries.values {
+            guard let deadline = agingDeadline(entry), deadline > now else { continue }
+            if earliest.map({ deadline < $0 }) ?? true { earliest = deadline }
+        }
+        nextAgingEvent = earliest
     }
 }
 
@@ -169,7 +177,7 @@ extension OSPFRouter {
                 flush(key, now: now)
             }
         }
-        database.recomputeNextAgingEvent()
+        database.recomputeNextAgingEvent(now: now)
     }
 
     /// Removes MaxAge LSAs once no neighbor still needs them (§14): not on any retransmission

@@ -120,13 +120,18 @@ public final class OSPFRouter {
     public func reconfigure(_ newConfiguration: OSPFConfiguration, now: OSPFInstant) -> [OSPFAction] {
         let old = configuration
         if newConfiguration.routerID != old.routerID || newConfiguration.areaID != old.areaID {
+            // Flush what we originated under the old identity (§14.1), best effort: the
+            // adjacencies that would retransmit it are torn down right after.
+            for key in database.sortedKeys where database.entries[key]?.isSelfOriginated == true {
+                prematurelyAge(key, now: now)
+            }
+            flushFloodQueues(now: now)
             let upInterfaces = interfaceOrder.filter { interfaces[$0]?.linkUp == true }
             for id in interfaceOrder {
                 guard let interface = interfaces[id], interface.linkUp else { continue }
                 interface.linkUp = false
                 interfaceEvent(.interfaceDown, interface, now: now)
             }
-            // Our LSAs cannot be flushed under a new identity; neighbors age them out (§14).
             database = LinkStateDatabase()
             origination = SelfOrigination()
             origination.dirty = true

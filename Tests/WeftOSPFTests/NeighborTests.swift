@@ -43,6 +43,9 @@ final class ScriptedPeer {
         return Array(sent[before...])
     }
 
+    /// Ticks run by `advance`, to detect timers that fire without making progress.
+    var ticks = 0
+
     @discardableResult
     func advance(_ duration: OSPFDuration) -> [OSPFPacketBody] {
         let before = sent.count
@@ -58,6 +61,7 @@ final class ScriptedPeer {
             }
             guard timer <= end else { break }
             now = max(now, timer)
+            ticks += 1
             record(router.tick(now: now))
         }
         now = end
@@ -250,6 +254,29 @@ struct NeighborTests {
         }
         #expect(downs.last?.to == .down)
         #expect(peer.router.routingTable.allSatisfy { $0.prefix != OSPFPrefix(address: ScriptedPeer.peer, length: 32) })
+    }
+
+    @Test("An old, aged copy of our own LSA with a higher sequence number is superseded (§13.4)")
+    func staleSelfOriginated() throws {
+        let peer = ScriptedPeer()
+        peer.keepAlive = true
+        peer.feed(peer.hello(seeing: true))
+        peer.feed(peer.dd([.initial, .more, .master], 100))
+        peer.feed(peer.dd([.master], 101))
+        #expect(peer.state == .full)
+        var stale = OSPFLSA(type: .router, linkStateID: ScriptedPeer.me, advertisingRouter: ScriptedPeer.me,
+                            sequenceNumber: OSPFConstants.initialSequenceNumber + 10, options: .externalRouting,
+                            body: OSPFRouterLSA(links: []).encoded)
+        stale.header.age = 1_900
+        peer.feed(.linkStateUpdate(OSPFLinkStateUpdate(lsas: [stale])))
+        let ticksBefore = peer.ticks
+        peer.advance(.seconds(8))
+        let ours = try #require(peer.router.lsa(stale.key, now: peer.now))
+        #expect(ours.header.sequenceNumber == OSPFConstants.initialSequenceNumber + 11)
+        #expect(ours.header.age < 8)
+        #expect(try #require(OSPFRouterLSA(body: ours.body)).links.count == 3)
+        // The pending refresh of the received copy must not make the timer spin.
+        #expect(peer.ticks - ticksBefore < 60)
     }
 
     @Test("As master (higher Router ID) the router drives the exchange and retransmits its DDs")
