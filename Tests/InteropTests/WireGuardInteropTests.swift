@@ -7,14 +7,21 @@ import Testing
        .enabled(if: Lab.which("wireguard-go") && Lab.which("wg"), "wireguard-go and wireguard-tools are not installed: run scripts/setup"))
 struct WireGuardInteropTests {
     @Test("Handshake and pings both ways, IPv4 and IPv6", arguments: [
-        (Implementation.weft, Implementation.wireguardGo),
-        (Implementation.wireguardGo, Implementation.weft),
-        (Implementation.weft, Implementation.weft),
+        (Implementation.weft, Implementation.wireguardGo, "automatic"),
+        (Implementation.wireguardGo, Implementation.weft, "automatic"),
+        (Implementation.weft, Implementation.weft, "automatic"),
+        // The fallback for machines without io_uring: plain batched syscalls.
+        (Implementation.weft, Implementation.wireguardGo, "syscalls"),
+        (Implementation.weft, Implementation.weft, "syscalls"),
     ])
-    func pingsBothWays(initiator: Implementation, responder: Implementation) throws {
+    func pingsBothWays(initiator: Implementation, responder: Implementation, backend: String) throws {
         let lab = Lab()
         defer { lab.cleanUp() }
-        let pair = try WireGuardPair(lab: lab, initiator, responder)
+        let pair = try WireGuardPair(lab: lab, initiator, responder, backend: backend)
+        if initiator == .weft {
+            let shown = try pair.weftShow(pair.a)["backend"] as? String ?? ""
+            #expect(shown.hasPrefix(backend == "syscalls" ? "batched syscalls" : "io_uring"), "\(shown)")
+        }
         // Side a speaks first, so a initiates the handshake.
         #expect(pair.ping(from: pair.a, to: pair.b.overlay4), "\(initiator) → \(responder) IPv4")
         #expect(pair.ping(from: pair.b, to: pair.a.overlay4), "\(responder) → \(initiator) IPv4")
@@ -26,12 +33,13 @@ struct WireGuardInteropTests {
         #expect(a.tx == b.rx && b.tx == a.rx, "a tx \(a.tx) rx \(a.rx), b tx \(b.tx) rx \(b.rx)")
     }
 
-    @Test("iperf3 TCP through the tunnel; weft show agrees with wg show")
-    func iperfAndCounters() throws {
+    @Test("iperf3 TCP through the tunnel; weft show agrees with wg show",
+          arguments: [Implementation.wireguardGo, Implementation.weft])
+    func iperfAndCounters(peer: Implementation) throws {
         guard Lab.which("iperf3") else { Issue.record("iperf3 missing: run scripts/setup"); return }
         let lab = Lab()
         defer { lab.cleanUp() }
-        let pair = try WireGuardPair(lab: lab, .weft, .wireguardGo)
+        let pair = try WireGuardPair(lab: lab, .weft, peer)
         let server = try lab.spawn(in: pair.b.namespace, ["iperf3", "-s", "-1", "-B", pair.b.overlay4])
         _ = server
         usleep(300_000)
@@ -39,7 +47,7 @@ struct WireGuardInteropTests {
         let json = try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any]
         let end = json?["end"] as? [String: Any]
         let received = (end?["sum_received"] as? [String: Any])?["bits_per_second"] as? Double ?? 0
-        print("iperf3 weft → wireguard-go: \(String(format: "%.0f", received / 1e6)) Mbit/s")
+        print("iperf3 weft → \(peer): \(String(format: "%.0f", received / 1e6)) Mbit/s (debug build)")
         #expect(received > 0)
 
         // Let the tunnel go quiet, then compare the two views of the same counters.
@@ -51,6 +59,11 @@ struct WireGuardInteropTests {
         #expect((counters["rxBytes"] as? NSNumber)?.uint64Value == wgView.rx)
         #expect((counters["txBytes"] as? NSNumber)?.uint64Value == wgView.tx)
         #expect(((counters["handshakesCompleted"] as? NSNumber)?.intValue ?? 0) >= 1)
+
+        // The human view, refreshed with rates (bounded by --count).
+        let watched = try Lab.run([Lab.weftBinary, "show", pair.a.interface, "--watch", "--interval", "0.2", "--count", "2"])
+        #expect(watched.contains("peer: \(pair.b.publicKey)"))
+        #expect(watched.contains("/s)"), "rates per second expected in --watch output")
     }
 
     /// Side b moves to a new underlay address and speaks first; side a must take the endpoint from
