@@ -44,6 +44,10 @@ let package = Package(
                               .product(name: "ArgumentParser", package: "swift-argument-parser"),
                           ],
                           path: "Sources/weft"),
+        // The README's embedding example: a program that runs one interface through the library.
+        .executableTarget(name: "weft-embed-example",
+                          dependencies: ["WeftCrypto", "WeftDataPlane", "WeftRouting"],
+                          path: "Examples/EmbedNode"),
 
         .testTarget(name: "WeftCryptoTests", dependencies: ["WeftCrypto"]),
         .testTarget(name: "WeftRoutingTests", dependencies: ["WeftRouting"]),
