@@ -49,6 +49,16 @@ let package = Package(
                           dependencies: ["WeftCrypto", "WeftDataPlane", "WeftRouting"],
                           path: "Examples/EmbedNode"),
 
+        // Coverage-guided fuzz targets (libFuzzer). `scripts/fuzz` builds them with
+        // `--sanitize fuzzer -Xswiftc -DFUZZING`; a plain build makes them reproducers that run
+        // the same check on the files named on the command line.
+        .executableTarget(name: "FuzzWireGuardMessages", dependencies: ["WeftCrypto", "WeftDataPlane", "WeftRouting"],
+                          path: "Fuzz/FuzzWireGuardMessages"),
+        .executableTarget(name: "FuzzUAPI", dependencies: ["WeftCrypto", "WeftDataPlane", "WeftControlShim"],
+                          path: "Fuzz/FuzzUAPI"),
+        .executableTarget(name: "FuzzEndpointAndPrefix", dependencies: ["WeftDataPlane", "WeftRouting"],
+                          path: "Fuzz/FuzzEndpointAndPrefix"),
+
         .testTarget(name: "WeftCryptoTests", dependencies: ["WeftCrypto"]),
         .testTarget(name: "WeftRoutingTests", dependencies: ["WeftRouting"]),
         .testTarget(name: "WeftOSPFTests", dependencies: ["WeftOSPF"]),
