@@ -98,7 +98,13 @@ enum StatusTable {
             lines.append("  transfer: \(bytes(pc.rxBytes)) received\(byteRate(pc.rxBytes, before?.rxBytes)), \(bytes(pc.txBytes)) sent\(byteRate(pc.txBytes, before?.txBytes))")
             lines.append("  packets: \(pc.rxPackets) received\(rate(pc.rxPackets, before?.rxPackets)), \(pc.txPackets) sent\(rate(pc.txPackets, before?.txPackets))")
             lines.append("  handshakes: \(pc.handshakesInitiated) initiated, \(pc.handshakesCompleted) completed, \(pc.handshakesFailed) failed")
-            if let age = peer.keypairAgeSeconds { lines.append("  keypair age: \(ago(age).replacingOccurrences(of: " ago", with: ""))") }
+            if let age = peer.keypairAgeSeconds {
+                var text = "  keypair age: current \(ago(age).replacingOccurrences(of: " ago", with: ""))"
+                if let previous = peer.previousKeypairAgeSeconds {
+                    text += ", previous \(ago(previous).replacingOccurrences(of: " ago", with: ""))"
+                }
+                lines.append(text)
+            }
             if peer.persistentKeepalive > 0 { lines.append("  persistent keepalive: every \(peer.persistentKeepalive) seconds") }
         }
         return lines.joined(separator: "\n")

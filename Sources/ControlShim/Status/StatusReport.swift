@@ -12,6 +12,7 @@ public struct StatusReport: Codable, Sendable {
         public var persistentKeepalive: Int
         public var counters: PeerCounters
         public var keypairAgeSeconds: Double?
+        public var previousKeypairAgeSeconds: Double?
     }
 
     public var interface: String
@@ -41,7 +42,8 @@ public struct StatusReport: Codable, Sendable {
                      : Double(peer.lastHandshakeSeconds) + Double(peer.lastHandshakeNanoseconds) / 1e9,
                  persistentKeepalive: Int(peer.persistentKeepaliveInterval),
                  counters: peer.counters,
-                 keypairAgeSeconds: peer.currentKeypairAge)
+                 keypairAgeSeconds: peer.currentKeypairAge,
+                 previousKeypairAgeSeconds: peer.previousKeypairAge)
         }
     }
 }

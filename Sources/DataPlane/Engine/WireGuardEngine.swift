@@ -482,7 +482,10 @@ public final class WireGuardEngine: @unchecked Sendable {
                     let unix = wallClock.unixNanoseconds(at: last)
                     peer.lastHandshakeSeconds = Int64(unix / 1_000_000_000)
                     peer.lastHandshakeNanoseconds = Int64(unix % 1_000_000_000)
-                    peer.currentKeypairAge = Double(now.since(last).nanoseconds) / 1e9
+                }
+                if let keypairs = device.peer(id)?.keypairs {
+                    peer.currentKeypairAge = keypairs.current.map { Double(now.since($0.birthdate).nanoseconds) / 1e9 }
+                    peer.previousKeypairAge = keypairs.previous.map { Double(now.since($0.birthdate).nanoseconds) / 1e9 }
                 }
                 peer.counters.rxPackets = stats.receivedPackets
                 peer.counters.rxBytes = stats.receivedBytes
