@@ -209,3 +209,75 @@ struct NodeConfigErrorTests {
         }
     }
 }
+
+/// Inputs built to break the parser: deep nesting, alias chains, random damage.
+@Suite("Node configuration robustness")
+struct NodeConfigRobustnessTests {
+    static func problem(_ yaml: String) -> String? {
+        do {
+            _ = try NodeConfig.parse(yaml: yaml, fileName: "x.yaml")
+            return nil
+        } catch {
+            return error.description
+        }
+    }
+
+    @Test func deepFlowNestingIsRefusedNotACrash() {
+        let depth = 200_000
+        let yaml = "node: " + String(repeating: "[", count: depth) + String(repeating: "]", count: depth)
+        #expect(Self.problem(yaml) == "x.yaml:1:70: YAML nested deeper than 64 levels")
+    }
+
+    @Test func deepBlockNestingIsRefused() {
+        let yaml = "node:\n" + String(repeating: "- ", count: 100) + "x\n"
+        #expect(Self.problem(yaml) == "x.yaml:2:127: YAML nested deeper than 64 levels")
+    }
+
+    @Test func nestingWithinTheLimitReachesTheSchema() {
+        let yaml = "node: " + String(repeating: "[", count: 63) + String(repeating: "]", count: 63)
+        #expect(Self.problem(yaml) == "x.yaml:1:7: node: expected a mapping, got a list")
+    }
+
+    /// Each anchor nests the previous one by aliasing it: shallow in the text, deep as a tree.
+    @Test func aliasChainsCountTheirTargetsHeight() {
+        var yaml = "chain:\n  - &a0 [x]\n"
+        for index in 1...40 {
+            yaml += "  - &a\(index) [[*a\(index - 1)]]\n"
+        }
+        #expect(Self.problem(yaml) == "x.yaml:33:12: YAML nested deeper than 64 levels")
+    }
+
+    /// Random byte damage to a valid file (deterministic SplitMix64): every result is a config
+    /// or a one-line error, never a crash.
+    @Test func damagedFilesNeverCrash() throws {
+        let original = Array(NodeConfigErrorTests.config(link: NodeConfigErrorTests.secondLink,
+                                                         tail: "staticRoutes:\n  - {prefix: 100.64.2.0/24, via: 100.64.100.10}").utf8)
+        var state: UInt64 = 0x5EED
+        func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        let alphabet = Array(" \n\t:-[]{},#&*!|>'\"?%@`0123456789abcdefABCDEF./=+".utf8)
+        var errors = 0
+        for _ in 0..<400 {
+            var bytes = original
+            for _ in 0..<(1 + Int(next() % 4)) {
+                let position = Int(next() % UInt64(bytes.count))
+                switch next() % 3 {
+                case 0: bytes.remove(at: position)
+                case 1: bytes.insert(alphabet[Int(next() % UInt64(alphabet.count))], at: position)
+                default: bytes[position] = alphabet[Int(next() % UInt64(alphabet.count))]
+                }
+            }
+            if let message = Self.problem(String(decoding: bytes, as: UTF8.self)) {
+                errors += 1
+                #expect(message.hasPrefix("x.yaml"))
+                #expect(!message.contains("\n"))
+            }
+        }
+        #expect(errors > 100, "most damage is caught")
+    }
+}

@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import Testing
 import WeftCrypto
 @testable import WeftControlShim
@@ -81,11 +82,14 @@ struct NodeConfigKeyFileTests {
             try Self.write("\n", to: directory + "/empty.key")
             try Self.write("not a key\n", to: directory + "/bad.key")
             try Self.write(Self.privKey + "\n\n# comment\n", to: directory + "/comment.key")
+            #expect(mkfifo(directory + "/fifo.key", 0o600) == 0)
             let cases: [(String, String)] = [
                 ("privKeyFile: \(directory)/missing.key",
                  "site-a.yaml:3:16: node.privKeyFile: cannot read \(directory)/missing.key: No such file or directory"),
                 ("privKeyFile: \(directory)",
                  "site-a.yaml:3:16: node.privKeyFile: cannot read \(directory): not a regular file"),
+                ("privKeyFile: \(directory)/fifo.key",
+                 "site-a.yaml:3:16: node.privKeyFile: cannot read \(directory)/fifo.key: not a regular file"),
                 ("privKeyFile: \(directory)/empty.key",
                  "site-a.yaml:3:16: node.privKeyFile: \(directory)/empty.key is empty"),
                 ("privKeyFile: \(directory)/bad.key",

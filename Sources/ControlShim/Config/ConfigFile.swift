@@ -18,7 +18,8 @@ enum ConfigFile {
 
     /// The file's bytes; fails on any error, on a non-regular file and above `limit` bytes.
     static func read(_ path: String, limit: Int) -> Result<[UInt8], Failure> {
-        let descriptor = retryingInterrupts { open(path, O_RDONLY | O_CLOEXEC) }
+        // O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then refuses it anyway.
+        let descriptor = retryingInterrupts { open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK) }
         guard descriptor >= 0 else { return .failure(Failure(reason: errorText())) }
         defer { close(descriptor) }
         var status = stat()

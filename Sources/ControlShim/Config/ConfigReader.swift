@@ -38,6 +38,10 @@ struct ConfigReader {
     /// Parses the YAML text into a node tree; nil for an empty document. Syntax errors keep
     /// libyaml's position and problem text.
     func compose(_ yaml: String) throws(ConfigError) -> Node? {
+        if let (line, column) = YAMLNesting.firstTooDeep(yaml) {
+            throw ConfigError(fileName: fileName, line: line, column: column, path: "",
+                              message: "YAML nested deeper than \(YAMLNesting.limit) levels")
+        }
         do {
             return try Yams.compose(yaml: yaml)
         } catch let failure as YamlError {

@@ -111,24 +111,28 @@ struct NodeConfigParser {
         } ?? NodeConfig.defaultTunMTU
 
         var nodeVPNIPs: [IPPrefix] = []
+        var nodeIndexes: [IPAddress: Int] = [:]
         let nodeVPNIPValue = try reader.required(fields, "nodeVPNIP")
         for element in try reader.scalarOrList(nodeVPNIPValue) {
             let prefix = try self.prefix(element)
             try requireUnicast(prefix.address, element)
-            if let index = nodeVPNIPs.firstIndex(where: { $0.address == prefix.address }) {
+            if let index = nodeIndexes[prefix.address] {
                 throw reader.error(element, "\(prefix.address) is given twice (also at index \(index))")
             }
+            nodeIndexes[prefix.address] = nodeVPNIPs.count
             nodeVPNIPs.append(prefix)
         }
         if nodeVPNIPs.isEmpty { throw reader.error(nodeVPNIPValue, "needs at least one address") }
 
         var lanPrefixes: [IPPrefix] = []
+        var lanIndexes: [IPPrefix: Int] = [:]
         if let lanValue = fields["lanPrefixes"] {
             for element in try reader.scalarOrList(lanValue) {
                 let prefix = try canonicalPrefix(element)
-                if let index = lanPrefixes.firstIndex(of: prefix) {
+                if let index = lanIndexes[prefix] {
                     throw reader.error(element, "\(prefix) is given twice (also at index \(index))")
                 }
+                lanIndexes[prefix] = lanPrefixes.count
                 lanPrefixes.append(prefix)
             }
         }
@@ -280,17 +284,20 @@ struct NodeConfigParser {
         }
         if let first = context.peerUnderlays[remote] {
             let culprit = fields["peerUnderlayIP"] ?? peerElements[peerLinkVPNIPs.firstIndex(of: remote) ?? 0]
-            throw reader.error(culprit, "\(remote) is already the peer's underlay address on \(first); each peer's AllowedIPs must be its own")
+            throw reader.error(culprit, "\(remote) is already the peer's underlay address on \(first); "
+                + "each peer's AllowedIPs must be its own")
         }
         context.peerUnderlays[remote] = label
 
         let vxlanMTU = LinkMTU.vxlanMTU(tunnelMTU: node.tunMTU, outer: underlay.family)
         if let index = linkVPNIPs.firstIndex(where: { $0.family == .ipv6 }), vxlanMTU < LinkMTU.minimumIPv6MTU {
             throw reader.error(linkElements[index],
-                               "an IPv6 link needs an MTU of at least \(LinkMTU.minimumIPv6MTU) (RFC 8200 §5), but tunMTU \(node.tunMTU) leaves \(vxlanMTU) over an \(underlay.family) underlay")
+                               "an IPv6 link needs an MTU of at least \(LinkMTU.minimumIPv6MTU) (RFC 8200 §5), "
+                                   + "but tunMTU \(node.tunMTU) leaves \(vxlanMTU) over an \(underlay.family) underlay")
         }
         if node.ospf.enabled && !linkVPNIPs.contains(where: { $0.family == .ipv4 }) {
-            throw reader.error(linkValue, "OSPF needs an IPv4 address on every link (OSPFv2 is IPv4 only); add one or set ospf.enabled: false")
+            throw reader.error(linkValue, "OSPF needs an IPv4 address on every link (OSPFv2 is IPv4 only); "
+                + "add one or set ospf.enabled: false")
         }
 
         let cost = try fields["cost"].map { value throws(ConfigError) in UInt16(try reader.integer(value, in: 1...65535)) }
@@ -505,7 +512,8 @@ struct NodeConfigParser {
                                      UInt8(ascii: "\n"), UInt8(ascii: "\r")]
         guard (1...15).contains(text.utf8.count), text != ".", text != "..",
               !text.utf8.contains(where: { forbidden.contains($0) }) else {
-            throw reader.error(value, "\"\(text.prefix(40))\" is not a valid interface name (1–15 characters, no \"/\", \":\" or spaces)")
+            throw reader.error(value, "\"\(text.prefix(40))\" is not a valid interface name "
+                + "(1–15 characters, no \"/\", \":\" or spaces)")
         }
         return text
     }
@@ -548,7 +556,8 @@ struct NodeConfigParser {
     private func endpoint(_ value: ConfigValue) throws(ConfigError) -> Endpoint {
         let text = try reader.string(value)
         guard let endpoint = Endpoint(text) else {
-            throw reader.error(value, "\"\(text.prefix(60))\" is not an endpoint (expected a.b.c.d:port or \"[ipv6]:port\"; host names are not resolved)")
+            throw reader.error(value, "\"\(text.prefix(60))\" is not an endpoint "
+                + "(expected a.b.c.d:port or \"[ipv6]:port\"; host names are not resolved)")
         }
         guard endpoint.port != 0 else { throw reader.error(value, "port 0 cannot be sent to") }
         return endpoint
