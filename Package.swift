@@ -17,6 +17,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // YAML for the node configuration file (ControlShim/Config).
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         // C shims: the only places that include C headers. Swift callers see typed wrappers.
@@ -36,7 +38,8 @@ let package = Package(
                 dependencies: ["WeftCrypto", "WeftRouting", "CURing", "CLinux"],
                 path: "Sources/DataPlane"),
         .target(name: "WeftControlShim",
-                dependencies: ["WeftDataPlane", "WeftRouting", "WeftOSPF", "CMnl", "CLinux"],
+                dependencies: ["WeftDataPlane", "WeftRouting", "WeftOSPF", "CMnl", "CLinux",
+                               .product(name: "Yams", package: "Yams")],
                 path: "Sources/ControlShim"),
         .executableTarget(name: "weft",
                           dependencies: [
