@@ -115,6 +115,15 @@ import WeftRouting
             #expect(O.fromTUN(&a, packet).action == .drop(reason), "\(name)")
             #expect(a.counters.drops[reason] == 1 && a.counters.tunReceivedPackets == 1, "\(name)")
         }
+
+        // Local addresses change at runtime.
+        var a = C.router(.a)
+        a.setLocalAddresses([.v4(O.v4("10.0.0.99"))])
+        #expect(O.fromTUN(&a, O.ping4(from: C.aHost, to: O.v4("10.0.0.99"))).action == .drop(.destinationIsLocal))
+        guard case .toTUN = O.fromTUN(&a, O.ping4(from: C.aHost, to: O.v4("10.0.0.11"))).action else {
+            Issue.record("the old local address should be unreachable now")
+            return
+        }
     }
 
     @Test func randomizedMutationsNeverTrapAndEveryOutputIsWellFormed() throws {

@@ -36,19 +36,22 @@ public struct OverlayDropCounters: Sendable {
 
 /// Counters of one overlay link.
 public struct OverlayLinkCounters: Sendable {
-    /// VXLAN packets handed to `fromLink` for this link, and their bytes (outer packets).
+    /// VXLAN packets handed to `fromLink` for this link.
     public internal(set) var receivedFrames: UInt64 = 0
+    /// Their bytes, outer headers included.
     public internal(set) var receivedBytes: UInt64 = 0
-    /// Outer packets returned as `.toLink` for this link (data, ARP/ND, ICMP errors,
-    /// announcements), and their bytes.
+    /// Outer packets sent on this link: `.toLink` results (data, ARP/ND, ICMP errors) and
+    /// `tick` output (announcements, solicitation retries).
     public internal(set) var sentFrames: UInt64 = 0
+    /// Their bytes, outer headers included.
     public internal(set) var sentBytes: UInt64 = 0
     /// IP packets received on this link and sent out of a link (transit).
     public internal(set) var forwarded: UInt64 = 0
     /// IP packets received on this link and handed to the TUN.
     public internal(set) var delivered: UInt64 = 0
-    /// OSPF packets received on this link for the OSPF driver, and sent by it.
+    /// OSPF packets received on this link for the OSPF driver.
     public internal(set) var controlReceived: UInt64 = 0
+    /// Packets of the OSPF driver sent on this link (`sendControl`).
     public internal(set) var controlSent: UInt64 = 0
     /// ARP requests / NSs resent by `tick` while the peer's MAC stayed unknown.
     public internal(set) var solicitationRetries: UInt64 = 0
@@ -65,11 +68,13 @@ public struct OverlayLinkCounters: Sendable {
 
 /// Counters of the whole router.
 public struct OverlayRouterCounters: Sendable {
-    /// Packets handed to `fromTUN`, and their bytes.
+    /// Packets handed to `fromTUN`.
     public internal(set) var tunReceivedPackets: UInt64 = 0
+    /// Their bytes.
     public internal(set) var tunReceivedBytes: UInt64 = 0
-    /// Packets returned as `.toTUN` (deliveries and ICMP errors), and their bytes.
+    /// Packets returned as `.toTUN`: deliveries and ICMP errors.
     public internal(set) var tunSentPackets: UInt64 = 0
+    /// Their bytes.
     public internal(set) var tunSentBytes: UInt64 = 0
     /// ICMP errors generated (toward the TUN or back over a link).
     public internal(set) var icmpErrorsSent: UInt64 = 0
@@ -87,11 +92,13 @@ public struct OverlayRouterCounters: Sendable {
 
 /// A point-in-time view of one link, for `weft show`.
 public struct OverlayLinkSnapshot: Sendable {
+    /// The link's configuration.
     public var link: OverlayLink
-    /// The peer's MAC once learned, and when a frame from it was last seen (nanoseconds on the
-    /// caller's clock).
+    /// The peer's MAC, once learned.
     public var peerMAC: MACAddress?
+    /// When a frame from the peer was last seen (nanoseconds on the caller's clock).
     public var peerLastSeen: UInt64?
+    /// The link's packet counters.
     public var counters: OverlayLinkCounters
     /// The neighbour responder's counters (replies, solicitations, announcements, ARP/ND drops).
     public var neighbor: NeighborCounters
@@ -108,6 +115,7 @@ public struct OverlayLinkSnapshot: Sendable {
 
 /// A point-in-time view of the router: plain values, safe to hand to any thread.
 public struct OverlaySnapshot: Sendable {
+    /// The router-wide counters.
     public var counters: OverlayRouterCounters
     /// Links in ID order.
     public var links: [OverlayLinkSnapshot]

@@ -18,8 +18,9 @@
 //     a 10/12-byte virtio_net_hdr for the TUN) that every output range leaves free.
 //   - The buffer must extend at least `requiredTrailingSpace` = 142 bytes past the input
 //     range's start: a reply or solicitation frame of up to 86 bytes may replace a short
-//     packet, starting where its Ethernet header goes (at most 56 bytes of outer IP/UDP/VXLAN
-//     in, on a received frame).
+//     packet, starting where its Ethernet header goes (56 bytes of outer IP/UDP/VXLAN in, on
+//     a received frame; an outer IPv4 header with options moves it back to end at the span's
+//     end).
 //   - Outputs never extend past the end of the input range or that 142-byte span. For
 //     WireGuard's padding and tag the caller keeps its own tailroom after that.
 //
@@ -74,9 +75,10 @@ public struct OverlayRouter: Sendable {
         /// Seed of the ECMP flow hash (`flowHash(packet:seed:)`). Nodes should differ, so that
         /// consecutive hops do not make the same choice (RFC 2991 §4, polarisation).
         public var flowHashSeed: UInt64
-        /// ICMP error rate limit, shared by all errors (Linux `icmp_msgs_per_sec` and
-        /// `icmp_msgs_burst`).
+        /// ICMP errors allowed per second on average, shared by all errors (Linux
+        /// `icmp_msgs_per_sec`).
         public var icmpMessagesPerSecond: UInt64
+        /// ICMP errors allowed back to back (Linux `icmp_msgs_burst`).
         public var icmpBurst: UInt64
         /// Solicitations sent for one unresolved next hop before giving up until the next
         /// packet: MAX_MULTICAST_SOLICIT, 3 (RFC 4861 §10; Linux `mcast_solicit` for ARP too).
@@ -109,10 +111,12 @@ public struct OverlayRouter: Sendable {
     /// link-layer address option 8.
     static let maximumNeighborFrameLength = EthernetHeader.length + IPv6Header.length + 24 + 8
 
-    public let configuration: Configuration
+    /// The router-wide settings (`setLocalAddresses` changes the addresses).
+    public private(set) var configuration: Configuration
     /// The routes packets are forwarded by; next hops name links by `OverlayLink.id`, or
     /// `tunLink` for the TUN. Changes take effect with the next packet.
     public var routingTable: RoutingTable
+    /// Router-wide counters; per link: `counters(of:)`, `snapshot`.
     public private(set) var counters = OverlayRouterCounters()
 
     private var linkStates: [LinkState] = []
@@ -174,6 +178,13 @@ public struct OverlayRouter: Sendable {
         for later in index..<linkStates.count { linkIndices[linkStates[later].link.id] = later }
         rebuildAddressRoles()
         return removed
+    }
+
+    /// Replaces the node's own addresses (`Configuration.localAddresses`), e.g. after the
+    /// OSPF router ID changed.
+    public mutating func setLocalAddresses(_ addresses: [IPAddress]) {
+        configuration.localAddresses = addresses
+        rebuildAddressRoles()
     }
 
     /// Announces our MAC on the link again, e.g. after the WireGuard session to its peer was
