@@ -147,15 +147,17 @@ import WeftRouting
         for iteration in 0..<iterations {
             var bytes = seeds[Int.random(in: 0..<seeds.count, using: &generator)]
             for _ in 0..<Int.random(in: 1...4, using: &generator) {
+                let position = Int.random(in: 0..<max(bytes.count, 1), using: &generator)
+                let value = UInt8.random(in: 0...255, using: &generator)
                 switch Int.random(in: 0..<4, using: &generator) {
                 case 0 where !bytes.isEmpty:
-                    bytes[Int.random(in: 0..<bytes.count, using: &generator)] ^= 1 << UInt8.random(in: 0..<8, using: &generator)
+                    bytes[position] ^= 1 << (value & 7)
                 case 1 where !bytes.isEmpty:
-                    bytes[Int.random(in: 0..<bytes.count, using: &generator)] = UInt8.random(in: 0...255, using: &generator)
+                    bytes[position] = value
                 case 2:
-                    bytes = Array(bytes.prefix(Int.random(in: 0...bytes.count, using: &generator)))
+                    bytes = Array(bytes.prefix(position))
                 default:
-                    bytes += (0..<Int.random(in: 1...40, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+                    bytes += (0..<Int(value % 40) + 1).map { _ in UInt8.random(in: 0...255, using: &generator) }
                 }
             }
             let outcome = O.fromLink(&chain.routers[1], C.link1, bytes, now: UInt64(iteration) * 1_000_000)
@@ -192,9 +194,10 @@ import WeftRouting
         let link3 = LinkID(3)
         var a = C.router(.a)
         var hub = C.router(.hub)
-        try a.addLink(C.link(link3, node: .a, vni: 103, underlay: .ipv4(local: O.v4("172.16.3.1"), remote: O.v4("172.16.3.2")),
+        let aEnd = O.v4("172.16.3.1"), hubEnd = O.v4("172.16.3.2")
+        try a.addLink(C.link(link3, node: .a, vni: 103, underlay: .ipv4(local: aEnd, remote: hubEnd),
                              v4: "10.255.3.1/30", v6: "fd10:3::1/64"), now: 0)
-        try hub.addLink(C.link(link3, node: .hub, vni: 103, underlay: .ipv4(local: O.v4("172.16.3.2"), remote: O.v4("172.16.3.1")),
+        try hub.addLink(C.link(link3, node: .hub, vni: 103, underlay: .ipv4(local: hubEnd, remote: aEnd),
                                v4: "10.255.3.2/30", v6: "fd10:3::2/64"), now: 0)
         a.routingTable.install(Route(prefix: O.prefix("192.168.2.0/24"), source: .static, nextHops: [
             NextHop(link: C.link1, gateway: .v4(C.hubLink1)), NextHop(link: link3, gateway: .v4(O.v4("10.255.3.2"))),
@@ -241,7 +244,9 @@ import WeftRouting
         #expect(a.counters.icmpErrorsSent == 2 && a.counters.icmpErrorsRateLimited == 3)
         #expect(a.counters.drops[.noRoute] == 5)
         // One token per second comes back.
-        if case .toTUN = O.fromTUN(&a, nowhere, now: 1_001_000_000).action {} else { Issue.record("no token after 1 s") }
+        if case .toTUN = O.fromTUN(&a, nowhere, now: 1_001_000_000).action {} else {
+            Issue.record("no token after 1 s")
+        }
 
         // No error about an ICMP error (RFC 1812 §4.3.2.7): a destination unreachable to nowhere.
         let unreachable = F.ipv4Packet(source: C.aHost, destination: O.v4("203.0.113.9"), protocolNumber: 1,
@@ -267,7 +272,9 @@ import WeftRouting
             try frames.compactMap { link, bytes in
                 let (frame, payload) = try OverlayChainTests.frame(bytes, sentBy: .a, on: link)
                 guard frame.ethernet.etherType == .arp else { return nil }
-                let arp = try payload.withUnsafeBytes { bytes throws(NeighborDropReason) in try ARPPacket(parsing: bytes) }
+                let arp = try payload.withUnsafeBytes { bytes throws(NeighborDropReason) in
+                    try ARPPacket(parsing: bytes)
+                }
                 return arp.senderAddress == arp.targetAddress ? nil : arp.targetAddress
             }
         }
@@ -389,7 +396,8 @@ import WeftRouting
                                              target: C.hubLink1v6, options: [])
         let optioned = Self.withIPv4Options(try Self.fromA(ns), optionLength: 40)
         let payloadStart = 86
-        var nsSlot = O.slot(with: optioned, at: payloadStart, length: payloadStart + OverlayRouter.requiredTrailingSpace)
+        let slotLength = payloadStart + OverlayRouter.requiredTrailingSpace
+        var nsSlot = O.slot(with: optioned, at: payloadStart, length: slotLength)
         let answer = nsSlot.withUnsafeMutableBytes {
             chain.routers[1].fromLink(C.link1, payload: payloadStart..<payloadStart + optioned.count, in: $0, now: 0)
         }

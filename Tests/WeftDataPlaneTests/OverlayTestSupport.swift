@@ -140,7 +140,8 @@ enum OverlayFixture {
 
     /// The ICMPv6 checksum (pseudo-header included) of an IPv6 packet without extension headers.
     static func icmp6Valid(_ packet: [UInt8]) -> Bool {
-        let source = IPv6Address(bytes: packet, atByteOffset: 8)!, destination = IPv6Address(bytes: packet, atByteOffset: 24)!
+        let source = IPv6Address(bytes: packet, atByteOffset: 8)!
+        let destination = IPv6Address(bytes: packet, atByteOffset: 24)!
         let body = Array(packet[40...])
         return F.referenceChecksum(F.ipv6PseudoHeader(source: source, destination: destination, nextHeader: 58,
                                                       length: body.count) + body) == 0

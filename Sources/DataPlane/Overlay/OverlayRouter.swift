@@ -213,7 +213,7 @@ public struct OverlayRouter: Sendable {
         guard fitsContract(packet, in: buffer) else { return drop(.bufferTooSmall) }
         let header: RoutedIPHeader
         do {
-            header = try RoutedIPHeader(parsing: UnsafeRawBufferPointer(rebasing: buffer[packet]), verifyingChecksum: false)
+            header = try RoutedIPHeader(parsing: Self.bytes(packet, in: buffer), verifyingChecksum: false)
         } catch {
             return drop(error)
         }
@@ -221,12 +221,12 @@ public struct OverlayRouter: Sendable {
         let packet = packet.lowerBound..<packet.lowerBound + header.length
         let destination = header.destination
         let role = addressRoles[destination]
-        if destination.isGroupAddress || role == .subnetBroadcast { return drop(.multicastOrBroadcast) }
-        if destination.isInvalidDestination { return drop(.invalidDestination) }
+        if Self.isGroupAddress(destination) || role == .subnetBroadcast { return drop(.multicastOrBroadcast) }
+        if Self.isInvalidDestination(destination) { return drop(.invalidDestination) }
         if role == .local { return drop(.destinationIsLocal) }
-        if destination.isLinkLocal { return drop(.linkLocalDestination) }
+        if Self.isLinkLocal(destination) { return drop(.linkLocalDestination) }
 
-        let hash = flowHash(packet: UnsafeRawBufferPointer(rebasing: buffer[packet]), seed: configuration.flowHashSeed) ?? 0
+        let hash = flowHash(packet: Self.bytes(packet, in: buffer), seed: configuration.flowHashSeed) ?? 0
         guard let hop = routingTable.lookup(destination, flowHash: hash) else {
             if routingTable.route(to: destination) != nil { return drop(.discardRoute) }
             return icmpErrorTowardTUN(.unreachable, about: packet, in: buffer, now: now, dropping: .noRoute, link: nil)
@@ -296,26 +296,28 @@ public struct OverlayRouter: Sendable {
                                 in buffer: UnsafeMutableRawBufferPointer, now: UInt64) -> OverlayAction {
         let header: RoutedIPHeader
         do {
-            header = try RoutedIPHeader(parsing: UnsafeRawBufferPointer(rebasing: buffer[packet]), verifyingChecksum: true)
+            header = try RoutedIPHeader(parsing: Self.bytes(packet, in: buffer), verifyingChecksum: true)
         } catch {
             return drop(error, link: index)
         }
         let packet = packet.lowerBound..<packet.lowerBound + header.length
-        guard header.source.isValidSource else { return drop(.invalidSource, link: index) }
+        guard Self.isValidSource(header.source) else { return drop(.invalidSource, link: index) }
         let destination = header.destination
         let role = addressRoles[destination]
-        if header.protocolNumber == ospfProtocolNumber && (destination.isGroupAddress || role == .local) {
+        if header.protocolNumber == Self.ospfProtocolNumber && (Self.isGroupAddress(destination) || role == .local) {
             linkStates[index].counters.controlReceived &+= 1
             return .control(linkStates[index].link.id, packet)
         }
-        if destination.isGroupAddress || role == .subnetBroadcast { return drop(.multicastOrBroadcast, link: index) }
-        if destination.isInvalidDestination { return drop(.invalidDestination, link: index) }
+        if Self.isGroupAddress(destination) || role == .subnetBroadcast {
+            return drop(.multicastOrBroadcast, link: index)
+        }
+        if Self.isInvalidDestination(destination) { return drop(.invalidDestination, link: index) }
         if role == .local { return deliver(packet, from: index) }
         // RFC 1812 §5.3.4: not forwarded when it came as a link-layer broadcast.
         if frame.destination.isMulticast { return drop(.linkLayerBroadcast, link: index) }
-        if destination.isLinkLocal { return drop(.linkLocalDestination, link: index) }
+        if Self.isLinkLocal(destination) { return drop(.linkLocalDestination, link: index) }
 
-        let hash = flowHash(packet: UnsafeRawBufferPointer(rebasing: buffer[packet]), seed: configuration.flowHashSeed) ?? 0
+        let hash = flowHash(packet: Self.bytes(packet, in: buffer), seed: configuration.flowHashSeed) ?? 0
         guard let hop = routingTable.lookup(destination, flowHash: hash) else {
             if routingTable.route(to: destination) != nil { return drop(.discardRoute, link: index) }
             return icmpErrorToPreviousHop(.unreachable, about: packet, link: index, previousHop: frame.source,
@@ -357,7 +359,7 @@ public struct OverlayRouter: Sendable {
         guard fitsContract(packet, in: buffer) else { return drop(.bufferTooSmall, link: index) }
         let header: RoutedIPHeader
         do {
-            header = try RoutedIPHeader(parsing: UnsafeRawBufferPointer(rebasing: buffer[packet]), verifyingChecksum: false)
+            header = try RoutedIPHeader(parsing: Self.bytes(packet, in: buffer), verifyingChecksum: false)
         } catch {
             return drop(error, link: index)
         }
@@ -394,8 +396,8 @@ public struct OverlayRouter: Sendable {
             let frameOffset = configuration.reservedHeadroom + link.tunnel.frameHeadroom
             // Each call yields one frame; a round announces each address once.
             for _ in 0...(link.ipv4Addresses.count + link.ipv6Addresses.count) {
-                guard let frame = linkStates[index].neighbors.nextAnnouncement(now: now, into: buffer,
-                                                                                atByteOffset: frameOffset) else { break }
+                guard let frame = linkStates[index].neighbors.nextAnnouncement(
+                    now: now, into: buffer, atByteOffset: frameOffset) else { break }
                 if case .toLink(let id, let range) = sendFrame(frame, on: index, in: buffer) { output(id, range) }
             }
             consider(linkStates[index].neighbors.nextAnnouncementDeadline)
@@ -477,9 +479,8 @@ public struct OverlayRouter: Sendable {
             linkStates[index].setPending(neighbor.family, PendingResolution(target: neighbor, solicitations: 1,
                                                                             lastSolicitation: now))
             // Where the packet's Ethernet header would go: the same outer headroom.
-            let frame = linkStates[index].neighbors.writeSolicitation(
-                for: neighbor, into: buffer, atByteOffset: neighborFrameOffset(packet.lowerBound - EthernetHeader.length,
-                                                                               in: buffer))
+            let offset = neighborFrameOffset(packet.lowerBound - EthernetHeader.length, in: buffer)
+            let frame = linkStates[index].neighbors.writeSolicitation(for: neighbor, into: buffer, atByteOffset: offset)
             return (sendFrame(frame, on: index, in: buffer), false)
         }
     }
@@ -533,6 +534,10 @@ public struct OverlayRouter: Sendable {
         min(offset, buffer.count - Self.maximumNeighborFrameLength)
     }
 
+    private static func bytes(_ range: Range<Int>, in buffer: UnsafeMutableRawBufferPointer) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(rebasing: buffer[range])
+    }
+
     /// Encapsulation errors cannot happen under the buffer contract and MTU checks; mapped
     /// for completeness.
     private static func dropReason(_ error: VXLANEncapsulationError) -> OverlayDropReason {
@@ -574,7 +579,7 @@ public struct OverlayRouter: Sendable {
                                                  previousHop: MACAddress, in buffer: UnsafeMutableRawBufferPointer,
                                                  now: UInt64, dropping reason: OverlayDropReason) -> OverlayAction {
         drop(reason, link: index)
-        let source = icmpSource(onLink: index, about: UnsafeRawBufferPointer(rebasing: buffer[packet]))
+        let source = icmpSource(onLink: index, about: Self.bytes(packet, in: buffer))
         guard let message = writeICMPError(error, about: packet, in: buffer, from: source, now: now) else {
             return .drop(reason)
         }
@@ -692,40 +697,42 @@ public struct OverlayRouter: Sendable {
     }
 }
 
-/// What a destination address is to this node.
-enum AddressRole: Sendable {
-    /// One of our addresses: delivered to the TUN.
-    case local
-    /// The directed broadcast of one of our link subnets: not forwarded (RFC 2644).
-    case subnetBroadcast
-}
-
-/// A next hop whose MAC is being solicited.
-struct PendingResolution: Sendable {
-    var target: IPAddress
-    /// Solicitations sent so far for it.
-    var solicitations: Int
-    var lastSolicitation: UInt64
-}
-
-/// The state of one link.
-struct LinkState: Sendable {
-    var link: OverlayLink
-    var neighbors: NeighborCache
-    var counters = OverlayLinkCounters()
-    var pendingIPv4: PendingResolution?
-    var pendingIPv6: PendingResolution?
-
-    init(link: OverlayLink) {
-        self.link = link
-        neighbors = NeighborCache(configuration: link.neighborConfiguration)
+extension OverlayRouter {
+    /// What a destination address is to this node.
+    enum AddressRole: Sendable {
+        /// One of our addresses: delivered to the TUN.
+        case local
+        /// The directed broadcast of one of our link subnets: not forwarded (RFC 2644).
+        case subnetBroadcast
     }
 
-    func pending(_ family: IPFamily) -> PendingResolution? {
-        family == .ipv4 ? pendingIPv4 : pendingIPv6
+    /// A next hop whose MAC is being solicited.
+    struct PendingResolution: Sendable {
+        var target: IPAddress
+        /// Solicitations sent so far for it.
+        var solicitations: Int
+        var lastSolicitation: UInt64
     }
 
-    mutating func setPending(_ family: IPFamily, _ pending: PendingResolution?) {
-        if family == .ipv4 { pendingIPv4 = pending } else { pendingIPv6 = pending }
+    /// The state of one link.
+    struct LinkState: Sendable {
+        var link: OverlayLink
+        var neighbors: NeighborCache
+        var counters = OverlayLinkCounters()
+        var pendingIPv4: PendingResolution?
+        var pendingIPv6: PendingResolution?
+
+        init(link: OverlayLink) {
+            self.link = link
+            neighbors = NeighborCache(configuration: link.neighborConfiguration)
+        }
+
+        func pending(_ family: IPFamily) -> PendingResolution? {
+            family == .ipv4 ? pendingIPv4 : pendingIPv6
+        }
+
+        mutating func setPending(_ family: IPFamily, _ pending: PendingResolution?) {
+            if family == .ipv4 { pendingIPv4 = pending } else { pendingIPv6 = pending }
+        }
     }
 }
