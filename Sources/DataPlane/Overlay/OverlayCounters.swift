@@ -57,8 +57,9 @@ public struct OverlayLinkCounters: Sendable {
     public internal(set) var solicitationRetries: UInt64 = 0
     /// Resolutions given up after `maximumSolicitations` unanswered solicitations.
     public internal(set) var resolutionFailures: UInt64 = 0
-    /// Drops of packets received on this link, or (from the TUN and the OSPF driver) bound
-    /// for it.
+    /// Drops concerning this link: of packets received on it, and of packets bound for it
+    /// that its own state stopped (neighbour unresolved; too big for its MTU from the TUN or
+    /// the OSPF driver).
     public internal(set) var drops = OverlayDropCounters()
     /// Why `VXLANTunnel.decapsulate` rejected frames (the detail of `.vxlanInvalid`).
     public internal(set) var vxlanDrops = VXLANDropCounters()
