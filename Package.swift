@@ -38,7 +38,7 @@ let package = Package(
                 dependencies: ["WeftCrypto", "WeftRouting", "CURing", "CLinux"],
                 path: "Sources/DataPlane"),
         .target(name: "WeftControlShim",
-                dependencies: ["WeftDataPlane", "WeftRouting", "WeftOSPF", "CMnl", "CLinux",
+                dependencies: ["WeftCrypto", "WeftDataPlane", "WeftRouting", "WeftOSPF", "CMnl", "CLinux",
                                .product(name: "Yams", package: "Yams")],
                 path: "Sources/ControlShim"),
         .executableTarget(name: "weft",

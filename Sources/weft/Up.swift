@@ -22,10 +22,17 @@ struct Up: ParsableCommand {
     @Option(help: "MTU of the new interface (wg-quick sets its own).")
     var mtu: Int = 1420
 
-    @Argument(help: "Interface name (at most 15 characters).")
-    var interfaceName: String
+    @Option(help: "Run an overlay node from its configuration file (see `weft check`) instead of a bare interface.")
+    var config: String?
+
+    @Argument(help: "Interface name (at most 15 characters); with --config, the file's tunName.")
+    var interfaceName: String = ""
 
     func validate() throws {
+        if config != nil {
+            guard interfaceName.isEmpty else { throw ValidationError("give either --config FILE or IFNAME, not both") }
+            return
+        }
         guard !interfaceName.isEmpty, interfaceName.utf8.count <= 15,
               !interfaceName.contains("/"), !interfaceName.contains(" ") else {
             throw ValidationError("'\(interfaceName)' is not a valid interface name (1–15 characters, no '/' or spaces)")
@@ -35,6 +42,10 @@ struct Up: ParsableCommand {
 
     func run() throws {
         let wantsForeground = foreground || getenv("WG_PROCESS_FOREGROUND").map { String(cString: $0) == "1" } == true
+        if let config {
+            try runNode(configPath: config, foreground: wantsForeground)
+            return
+        }
         if !wantsForeground {
             let arguments = ["up", "--foreground", "--backend", backend.rawValue, "--mtu", "\(mtu)", interfaceName]
             if let failure = Daemon.spawnAndWait(arguments: arguments) {
@@ -53,6 +64,41 @@ struct Up: ParsableCommand {
         }
         Daemon.reportToParent(error: nil)
         daemon.runUntilSignalled()
+    }
+}
+
+extension Up {
+    /// `weft up --config FILE`: validate, then run the node (in the background unless asked not to).
+    func runNode(configPath: String, foreground: Bool) throws {
+        let node: NodeConfig
+        do { node = try NodeConfig.load(path: configPath) } catch { throw UpError(message: error.description) }
+        if !foreground {
+            let absolute = configPath.hasPrefix("/") ? configPath
+                : (FileManagerPath.currentDirectory() + "/" + configPath)
+            if let failure = Daemon.spawnAndWait(arguments: ["up", "--foreground", "--config", absolute]) {
+                throw UpError(message: failure.trimmingCharacters(in: "\n"))
+            }
+            return
+        }
+        InterfaceDaemon.blockTerminationSignals()
+        let daemon: NodeDaemon
+        do {
+            daemon = try NodeDaemon(config: node)
+        } catch {
+            let message = "\(node.name): \(error)"
+            Daemon.reportToParent(error: message)
+            throw UpError(message: message)
+        }
+        Daemon.reportToParent(error: nil)
+        daemon.runUntilSignalled()
+    }
+}
+
+enum FileManagerPath {
+    static func currentDirectory() -> String {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        guard getcwd(&buffer, buffer.count) != nil else { return "." }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }
 

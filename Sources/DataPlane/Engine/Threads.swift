@@ -29,12 +29,15 @@ final class OSThread {
 }
 
 /// Monotonic time for the protocol core (CLOCK_MONOTONIC: never jumps with the wall clock).
-enum MonotonicClock {
-    static func now() -> WireGuard.Instant {
+public enum MonotonicClock {
+    public static func now() -> WireGuard.Instant {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return WireGuard.Instant(nanoseconds: UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec))
     }
+
+    /// The same clock as plain nanoseconds, for cores that take time that way (VXLAN, overlay).
+    public static func nowNanoseconds() -> UInt64 { now().nanoseconds }
 
     /// Ties the wall clock to the monotonic one, for TAI64N timestamps and `last_handshake_time`.
     static func wallClockAnchor() -> WireGuard.WallClockAnchor {

@@ -73,6 +73,11 @@ public final class WireGuardEngine: @unchecked Sendable {
     private var presharedKeys: [WireGuard.PeerID: PresharedKey] = [:]
     private var keepaliveIntervals: [WireGuard.PeerID: UInt16] = [:]
     private var ioCounters = InterfaceCounters()
+    /// Overlay mode (dlan): packets are routed between the TUN and VXLAN links, one link per peer,
+    /// instead of by cryptokey routing alone. nil for a plain WireGuard interface.
+    private var overlay: OverlayRouter?
+    private var peerOfLink: [LinkID: WireGuard.PeerID] = [:]
+    private var linkOfPeer: [WireGuard.PeerID: LinkID] = [:]
     private var wallClock: WireGuard.WallClockAnchor
 
     private var socket: UDPSocket
@@ -205,6 +210,8 @@ public final class WireGuardEngine: @unchecked Sendable {
         var incoming = PacketBatch(capacity: options.batchSize)
         // Room for every packet plus the handshake messages a batch can trigger.
         var outgoing = PacketBatch(capacity: options.batchSize * 2)
+        // Overlay mode: ICMP errors and the like go back to the local host.
+        var toTunnel = PacketBatch(capacity: options.batchSize)
         var events: [Event] = []
         events.reserveCapacity(8)
         while running.load(ordering: .relaxed) {
@@ -232,13 +239,41 @@ public final class WireGuardEngine: @unchecked Sendable {
                         pool.release(packet.buffer)
                         continue
                     }
-                    // The core wants the packet 16 bytes into its buffer and room for the tag after.
                     let slot = pool.slot(packet.buffer)
-                    let start = packet.offset - WireGuard.transportHeaderLength
+                    // Plain WireGuard: the packet itself goes into the tunnel, cryptokey routing
+                    // picks the peer. Overlay: the router picks a link and wraps the packet in
+                    // VXLAN first; the link's peer is then fixed.
+                    var frame = packet.offset ..< packet.offset + packet.length
+                    var linkPeer: WireGuard.PeerID?
+                    if overlay != nil {
+                        switch overlay!.fromTUN(frame, in: slot, now: now.nanoseconds) {
+                        case .toLink(let link, let range):
+                            frame = range
+                            linkPeer = peerOfLink[link]
+                        case .toTUN(let range):
+                            packet.offset = range.lowerBound
+                            packet.length = range.count
+                            if !toTunnel.append(packet) { pool.release(packet.buffer) }
+                            continue
+                        case .control, .consumed, .drop:
+                            pool.release(packet.buffer)
+                            continue
+                        }
+                        guard linkPeer != nil else {
+                            ioCounters.drops["link without peer", default: 0] += 1
+                            pool.release(packet.buffer)
+                            continue
+                        }
+                    }
+                    // The core wants the packet 16 bytes into its buffer and room for the tag after.
+                    let start = frame.lowerBound - WireGuard.transportHeaderLength
                     let region = UnsafeMutableRawBufferPointer(rebasing: slot[start...])
-                    let result = device.encapsulate(packetLength: packet.length, in: region, now: now) { output in
+                    let output: WireGuard.Device<Endpoint>.OutputHandler = { output in
                         self.handle(output, into: &outgoing, pool: pool, events: &events)
                     }
+                    let result = linkPeer.map {
+                        device.encapsulate(packetLength: frame.count, in: region, for: $0, now: now, output: output)
+                    } ?? device.encapsulate(packetLength: frame.count, in: region, now: now, output: output)
                     switch result {
                     case .writeToNetwork(let range, let endpoint):
                         packet.offset = start + range.lowerBound
@@ -251,6 +286,12 @@ public final class WireGuardEngine: @unchecked Sendable {
                 }
             }
             incoming.removeAll()
+            if !toTunnel.isEmpty {
+                do { try reader.send(&toTunnel) } catch {
+                    lock.withLock { _ in ioCounters.drops["tun write error", default: 0] += 1 }
+                }
+                toTunnel.releaseAll(to: pool)
+            }
             send(&outgoing, with: sender, pool: pool)
             deliver(&events)
         }
@@ -288,10 +329,16 @@ public final class WireGuardEngine: @unchecked Sendable {
                         self.handle(output, into: &toNetwork, pool: pool, events: &events)
                     }
                     switch result {
-                    case .writeToTunnel(let range, _):
+                    case .writeToTunnel(let range, let peer):
                         packet.offset += range.lowerBound
                         packet.length = range.count
                         packet.endpoint = .unspecified
+                        if overlay != nil {
+                            // The decrypted payload is a VXLAN frame on the peer's link.
+                            forwardFromLink(&packet, peer: peer, pool: pool, now: now, toTunnel: &toTunnel,
+                                            toNetwork: &toNetwork, events: &events)
+                            continue
+                        }
                         ioCounters.txPackets &+= 1
                         ioCounters.txBytes &+= UInt64(range.count)
                         if !toTunnel.append(packet) { pool.release(packet.buffer) }
@@ -313,6 +360,83 @@ public final class WireGuardEngine: @unchecked Sendable {
         incoming.releaseAll(to: pool)
     }
 
+    /// Overlay receive path (under the lock): a frame from a link is delivered to the TUN,
+    /// answered (ARP/ND) or forwarded into another link's tunnel (transit, site A → hub → site B).
+    private func forwardFromLink(_ packet: inout Packet, peer: WireGuard.PeerID, pool: BufferPool, now: WireGuard.Instant,
+                                 toTunnel: inout PacketBatch, toNetwork: inout PacketBatch, events: inout [Event]) {
+        guard let link = linkOfPeer[peer] else {
+            ioCounters.drops["peer without link", default: 0] += 1
+            pool.release(packet.buffer)
+            return
+        }
+        let slot = pool.slot(packet.buffer)
+        let frame = packet.offset ..< packet.offset + packet.length
+        switch overlay!.fromLink(link, payload: frame, in: slot, now: now.nanoseconds) {
+        case .toTUN(let range):
+            packet.offset = range.lowerBound
+            packet.length = range.count
+            ioCounters.txPackets &+= 1
+            ioCounters.txBytes &+= UInt64(range.count)
+            if !toTunnel.append(packet) { pool.release(packet.buffer) }
+        case .toLink(let outgoing, let range):
+            guard let outgoingPeer = peerOfLink[outgoing] else {
+                ioCounters.drops["link without peer", default: 0] += 1
+                pool.release(packet.buffer)
+                return
+            }
+            let start = range.lowerBound - WireGuard.transportHeaderLength
+            let region = UnsafeMutableRawBufferPointer(rebasing: slot[start...])
+            let result = device.encapsulate(packetLength: range.count, in: region, for: outgoingPeer, now: now) { output in
+                self.handle(output, into: &toNetwork, pool: pool, events: &events)
+            }
+            if case .writeToNetwork(let sealed, let endpoint) = result {
+                packet.offset = start + sealed.lowerBound
+                packet.length = sealed.count
+                packet.endpoint = endpoint
+                if !toNetwork.append(packet) { pool.release(packet.buffer) }
+            } else {
+                pool.release(packet.buffer)
+            }
+        case .control:
+            // OSPF runs over the links in a later step; until then its packets are counted.
+            ioCounters.drops["routing protocol packet (OSPF not running)", default: 0] += 1
+            pool.release(packet.buffer)
+        case .consumed, .drop:
+            pool.release(packet.buffer)
+        }
+    }
+
+    /// Turns the engine into an overlay router: `links` pairs each overlay link with the
+    /// WireGuard peer that carries it (the peer must exist: apply the peers first).
+    public func configureOverlay(_ router: OverlayRouter, links: [(link: LinkID, peer: PublicKey)]) throws(EngineError) {
+        try lock.withLock { _ throws(EngineError) in
+            var byLink: [LinkID: WireGuard.PeerID] = [:]
+            for (link, key) in links {
+                guard let id = device.peer(withPublicKey: key) else {
+                    throw .invalidPeer(key, "no such peer for overlay link \(link.rawValue)")
+                }
+                byLink[link] = id
+            }
+            overlay = router
+            peerOfLink = byLink
+            linkOfPeer = Dictionary(uniqueKeysWithValues: byLink.map { ($1, $0) })
+        }
+        timerWakeup.signal()
+    }
+
+    /// Replaces the overlay's routing table (static routes now, OSPF's later).
+    public func updateOverlayRoutes(_ body: (inout RoutingTable) -> Void) {
+        lock.withLock { _ in
+            guard overlay != nil else { return }
+            body(&overlay!.routingTable)
+        }
+    }
+
+    /// The overlay's counters and links, for `weft show`; nil for a plain WireGuard interface.
+    public func overlaySnapshot() -> OverlaySnapshot? {
+        lock.withLock { _ in overlay?.snapshot }
+    }
+
     // MARK: Timers
 
     private func timerLoop(socket: UDPSocket) {
@@ -325,7 +449,9 @@ public final class WireGuardEngine: @unchecked Sendable {
             let now = MonotonicClock.now()
             let deadline = lock.withLock { _ -> WireGuard.Instant? in
                 guard hasPrivateKey else { return nil }
-                return device.tick(now: now) { output in self.handle(output, into: &outgoing, pool: pool, events: &events) }
+                var next = device.tick(now: now) { output in self.handle(output, into: &outgoing, pool: pool, events: &events) }
+                if overlay != nil { next = tickOverlay(now: now, next: next, pool: pool, outgoing: &outgoing, events: &events) }
+                return next
             }
             send(&outgoing, with: sender, pool: pool)
             deliver(&events)
@@ -334,6 +460,35 @@ public final class WireGuardEngine: @unchecked Sendable {
             let wake = min(deadline.map { max($0.nanoseconds, now.nanoseconds + 1_000_000) } ?? latest, latest)
             timerWakeup.wait(until: wake)
         }
+    }
+
+    /// Link announcements and neighbor solicitations from the overlay, each sealed for its link.
+    private func tickOverlay(now: WireGuard.Instant, next: WireGuard.Instant?, pool: BufferPool,
+                             outgoing: inout PacketBatch, events: inout [Event]) -> WireGuard.Instant? {
+        guard let scratchIndex = pool.take() else { return next }
+        defer { pool.release(scratchIndex) }
+        let scratch = pool.slot(scratchIndex)
+        let overlayNext = overlay!.tick(now: now.nanoseconds, buffer: scratch) { link, range in
+            guard let peer = peerOfLink[link], let index = pool.take() else { return }
+            // Copy the frame to where the slot's headroom leaves room for WireGuard's header.
+            let slot = pool.slot(index)
+            let start = pool.layout.headroom
+            slot.baseAddress!.advanced(by: start).copyMemory(from: scratch.baseAddress!.advanced(by: range.lowerBound),
+                                                             byteCount: range.count)
+            let region = UnsafeMutableRawBufferPointer(rebasing: slot[(start - WireGuard.transportHeaderLength)...])
+            let result = device.encapsulate(packetLength: range.count, in: region, for: peer, now: now) { output in
+                self.handle(output, into: &outgoing, pool: pool, events: &events)
+            }
+            if case .writeToNetwork(let sealed, let endpoint) = result,
+               outgoing.append(Packet(buffer: index, offset: start - WireGuard.transportHeaderLength + sealed.lowerBound,
+                                      length: sealed.count, endpoint: endpoint)) {
+                return
+            }
+            pool.release(index)
+        }
+        guard let overlayNext else { return next }
+        let overlayInstant = WireGuard.Instant(nanoseconds: overlayNext)
+        return next.map { min($0, overlayInstant) } ?? overlayInstant
     }
 
     // MARK: Shared helpers
