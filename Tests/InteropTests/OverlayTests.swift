@@ -21,13 +21,15 @@ struct OverlayTests {
         return path
     }
 
-    @Test("Chain site-a — hub — site-b with static routes: ping and iperf3 across the hub")
+    @Test("Chain site-a — hub — site-b with static routes, plus a Linux router (wireguard-go + kernel vxlan) on the hub")
     func chainThroughHub() throws {
         let lab = Lab()
         defer { lab.cleanUp() }
         let nsA = try lab.makeNamespace(), nsHub = try lab.makeNamespace(), nsB = try lab.makeNamespace()
+        let nsLinux = try lab.makeNamespace()
         try lab.link(nsA, "198.18.10.2/24", nsHub, "198.18.10.1/24", names: ("eth0", "eth0"))
         try lab.link(nsB, "198.18.20.2/24", nsHub, "198.18.20.1/24", names: ("eth0", "eth1"))
+        try lab.link(nsLinux, "198.18.30.2/24", nsHub, "198.18.30.1/24", names: ("eth0", "eth2"))
         // Hosts "behind" the sites: LAN addresses on lo (no dummy interfaces on this kernel).
         try lab.exec(in: nsA, ["ip", "addr", "add", "100.64.1.1/24", "dev", "lo"])
         try lab.exec(in: nsB, ["ip", "addr", "add", "100.64.2.1/24", "dev", "lo"])
@@ -35,6 +37,7 @@ struct OverlayTests {
         let a = Node(namespace: nsA, name: "site-a", tun: Lab.uniqueInterfaceName("ova"), privKey: try key())
         let hub = Node(namespace: nsHub, name: "hub", tun: Lab.uniqueInterfaceName("ovh"), privKey: try key())
         let b = Node(namespace: nsB, name: "site-b", tun: Lab.uniqueInterfaceName("ovb"), privKey: try key())
+        let linux = Node(namespace: nsLinux, name: "linux", tun: Lab.uniqueInterfaceName("wgl"), privKey: try key())
 
         let files = [
             try write("""
@@ -44,6 +47,7 @@ struct OverlayTests {
                      vni: 101, linkVPNIP: 100.64.100.1/30, peerLinkVPNIP: 100.64.100.2}
                 staticRoutes:
                   - {prefix: 100.64.2.0/24, via: 100.64.100.2}
+                  - {prefix: 100.64.3.0/24, via: 100.64.100.2}
                 ospf: {enabled: false}
                 """, "a"),
             try write("""
@@ -51,9 +55,12 @@ struct OverlayTests {
                 links:
                   - {name: to-a, peerPubKey: "\(a.pubKey)", vni: 101, linkVPNIP: 100.64.100.2/30, peerLinkVPNIP: 100.64.100.1}
                   - {name: to-b, peerPubKey: "\(b.pubKey)", vni: 102, linkVPNIP: 100.64.100.5/30, peerLinkVPNIP: 100.64.100.6}
+                  - {name: to-linux, peerPubKey: "\(linux.pubKey)", vni: 103, linkVPNIP: 100.64.100.9/30,
+                     peerLinkVPNIP: 100.64.100.10, underlayIP: 100.64.200.1, peerUnderlayIP: 100.64.200.2}
                 staticRoutes:
                   - {prefix: 100.64.1.0/24, via: 100.64.100.1}
                   - {prefix: 100.64.2.0/24, via: 100.64.100.6}
+                  - {prefix: 100.64.3.0/24, via: 100.64.100.10}
                 ospf: {enabled: false}
                 """, "hub"),
             try write("""
@@ -91,6 +98,33 @@ struct OverlayTests {
         #expect(ping.stdout.contains("ttl=63"), "\(ping.stdout)")
         // The hub's link addresses answer too (the kernel behind its TUN).
         #expect((try Lab.runCapturing(["ip", "netns", "exec", nsA, "ping", "-c", "1", "-W", "2", "100.64.100.2"])).status == 0)
+
+        // The Linux router: wireguard-go, and the kernel's vxlan device over it (the dlan design's
+        // reference node), peering with the hub on VNI 103.
+        let keyFile = NSTemporaryDirectory() + "weft-\(getpid())-linux.key"
+        try linux.privKey.write(toFile: keyFile, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: keyFile) }
+        try lab.spawn(in: nsLinux, ["wireguard-go", linux.tun], environment: ["WG_PROCESS_FOREGROUND": "1"])
+        #expect(Lab.waitUntil(timeout: 10) { FileManager.default.fileExists(atPath: "/var/run/wireguard/\(linux.tun).sock") })
+        try lab.exec(in: nsLinux, ["wg", "set", linux.tun, "private-key", keyFile, "peer", hub.pubKey,
+                                   "endpoint", "198.18.30.1:51820", "allowed-ips", "100.64.200.1/32", "persistent-keepalive", "1"])
+        for command in [
+            ["ip", "addr", "add", "100.64.200.2/30", "dev", linux.tun],
+            ["ip", "link", "set", linux.tun, "mtu", "1420", "up"],
+            ["ip", "link", "add", "vx0", "type", "vxlan", "id", "103", "local", "100.64.200.2", "remote", "100.64.200.1",
+             "dstport", "4789", "dev", linux.tun],
+            ["ip", "addr", "add", "100.64.100.10/30", "dev", "vx0"],
+            ["ip", "link", "set", "vx0", "up"],
+            ["ip", "addr", "add", "100.64.3.1/24", "dev", "lo"],
+            ["ip", "route", "add", "100.64.1.0/24", "via", "100.64.100.9", "dev", "vx0"],
+        ] { try lab.exec(in: nsLinux, command) }
+        let viaLinux = Lab.waitUntil(timeout: 10, every: 0.5) {
+            (try? Lab.runCapturing(["ip", "netns", "exec", nsA, "ping", "-c", "1", "-W", "1", "-I", "100.64.1.1", "100.64.3.1"]))?.status == 0
+        }
+        #expect(viaLinux, "site-a's LAN never reached the Linux router's LAN through the hub")
+        let linuxPing = try Lab.runCapturing(["ip", "netns", "exec", nsLinux, "ping", "-c", "3", "-i", "0.2", "-W", "2",
+                                              "-I", "100.64.3.1", "100.64.1.1"])
+        #expect(linuxPing.status == 0, "Linux router → site-a: \(linuxPing.stdout)")
 
         if Lab.which("iperf3") {
             try lab.spawn(in: nsB, ["iperf3", "-s", "-1", "-B", "100.64.2.1"])
