@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Foundation
 import WeftDataPlane
+import WeftRouting
 
 /// `weft up`: one WireGuard interface with its UAPI socket, as a wireguard-go process is.
 /// The engine does the work; this adds the socket, status reports and signal handling.
@@ -75,7 +76,31 @@ public final class InterfaceDaemon: UAPIHandler, @unchecked Sendable {
         return String(decoding: data, as: UTF8.self)
     }
 
+    /// Link names for overlay reports (LinkID → name from the node's configuration).
+    public var linkNames: [UInt32: String] = [:]
+
     public func statusReport() -> StatusReport {
-        StatusReport(engine.status(), backend: engine.backendNote, takenAt: Date().timeIntervalSince1970)
+        var report = StatusReport(engine.status(), backend: engine.backendNote, takenAt: Date().timeIntervalSince1970)
+        if let overlay = engine.overlaySnapshot() {
+            report.links = overlay.links.map { link in
+                var drops: [String: UInt64] = [:]
+                for (reason, count) in link.counters.drops.nonZero { drops[reason.description] = count }
+                return StatusReport.Link(
+                    id: Int(link.link.id.rawValue), name: linkNames[link.link.id.rawValue] ?? "link \(link.link.id.rawValue)",
+                    vni: Int(link.link.tunnel.vni.rawValue), localMAC: link.link.tunnel.localMAC.description,
+                    peerMAC: link.peerMAC?.description,
+                    receivedFrames: link.counters.receivedFrames, receivedBytes: link.counters.receivedBytes,
+                    sentFrames: link.counters.sentFrames, sentBytes: link.counters.sentBytes,
+                    forwarded: link.counters.forwarded, delivered: link.counters.delivered, drops: drops)
+            }
+            report.routes = engine.overlayRoutes().map { route in
+                let hops = route.nextHops.map { hop -> String in
+                    let device = hop.link == OverlayRouter.tunLink ? "tun" : (linkNames[hop.link.rawValue] ?? "link \(hop.link.rawValue)")
+                    return hop.gateway.map { "via \($0) (\(device))" } ?? device
+                }
+                return "\(route.prefix) [\(route.source)/\(route.metric)] \(hops.joined(separator: ", "))"
+            }
+        }
+        return report
     }
 }

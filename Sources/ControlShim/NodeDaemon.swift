@@ -52,6 +52,7 @@ public final class NodeDaemon: @unchecked Sendable {
                                               nextHops: [NextHop(link: link, gateway: route.gateway)]))
         }
         try engine.configureOverlay(router, links: pairs)
+        interface.linkNames = Dictionary(uniqueKeysWithValues: linkIDs.map { ($1.rawValue, $0) })
 
         // The kernel side: addresses, MTU, link up, and routes to remote prefixes via the TUN.
         netlink = try NetlinkSocket()

@@ -85,6 +85,22 @@ enum StatusTable {
                 lines.append("    \(reason.padding(toLength: width, withPad: " ", startingAt: 0))  \(value)\(rate(value, p?.drops[reason]))")
             }
         }
+        for link in report.links ?? [] {
+            let before = previous?.links?.first { $0.id == link.id }
+            lines.append("")
+            lines.append("link: \(link.name) (VNI \(link.vni))")
+            lines.append("  MACs: local \(link.localMAC), peer \(link.peerMAC ?? "(not yet learned)")")
+            lines.append("  frames: \(link.receivedFrames) received\(rate(link.receivedFrames, before?.receivedFrames)), \(link.sentFrames) sent\(rate(link.sentFrames, before?.sentFrames))")
+            lines.append("  forwarded to another link: \(link.forwarded)\(rate(link.forwarded, before?.forwarded)), delivered locally: \(link.delivered)")
+            if !link.drops.isEmpty {
+                lines.append("  drops: " + link.drops.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+            }
+        }
+        if let routes = report.routes, !routes.isEmpty {
+            lines.append("")
+            lines.append("routes:")
+            for route in routes { lines.append("  \(route)") }
+        }
         for peer in report.peers {
             let before = previous?.peers.first { $0.publicKey == peer.publicKey }?.counters
             let pc = peer.counters

@@ -126,6 +126,17 @@ struct OverlayTests {
                                               "-I", "100.64.3.1", "100.64.1.1"])
         #expect(linuxPing.status == 0, "Linux router → site-a: \(linuxPing.stdout)")
 
+        // weft show on the hub: its links, their transit counters, and the routes it forwards by.
+        let shown = try Lab.run([Lab.weftBinary, "show", hub.tun])
+        for expected in ["link: to-a (VNI 101)", "link: to-b (VNI 102)", "link: to-linux (VNI 103)", "routes:",
+                         "100.64.3.0/24 [static/0] via 100.64.100.10 (to-linux)"] {
+            #expect(shown.contains(expected), "weft show lacks '\(expected)':\n\(shown)")
+        }
+        let json = try JSONSerialization.jsonObject(with: Data(try Lab.run([Lab.weftBinary, "show", hub.tun, "--json"]).utf8))
+        let links = ((json as? [[String: Any]])?.first?["links"] as? [[String: Any]]) ?? []
+        let forwarded = links.compactMap { ($0["forwarded"] as? NSNumber)?.intValue }.reduce(0, +)
+        #expect(forwarded >= 6, "the hub should count the transit packets it forwarded, got \(forwarded)")
+
         if Lab.which("iperf3") {
             try lab.spawn(in: nsB, ["iperf3", "-s", "-1", "-B", "100.64.2.1"])
             usleep(300_000)

@@ -15,6 +15,24 @@ public struct StatusReport: Codable, Sendable {
         public var previousKeypairAgeSeconds: Double?
     }
 
+    /// One overlay link (a WireGuard peer carrying a VXLAN segment), for overlay nodes.
+    public struct Link: Codable, Sendable {
+        public var id: Int
+        public var name: String
+        public var vni: Int
+        public var localMAC: String
+        public var peerMAC: String?
+        public var receivedFrames: UInt64
+        public var receivedBytes: UInt64
+        public var sentFrames: UInt64
+        public var sentBytes: UInt64
+        /// Packets this node forwarded from this link onto another (transit).
+        public var forwarded: UInt64
+        /// Packets from this link delivered to the local TUN.
+        public var delivered: UInt64
+        public var drops: [String: UInt64]
+    }
+
     public var interface: String
     public var publicKey: String?
     public var listenPort: Int
@@ -23,6 +41,9 @@ public struct StatusReport: Codable, Sendable {
     public var backend: String
     public var counters: InterfaceCounters
     public var peers: [Peer]
+    /// Overlay nodes only: links and the routes the node forwards by ("prefix [source/metric] next hops").
+    public var links: [Link]?
+    public var routes: [String]?
     /// Unix seconds when the report was taken (rates in `--watch` divide by its difference).
     public var takenAt: Double
 

@@ -432,6 +432,11 @@ public final class WireGuardEngine: @unchecked Sendable {
         }
     }
 
+    /// The overlay's best routes (what it forwards by), for `weft show`.
+    public func overlayRoutes() -> [Route] {
+        lock.withLock { _ in overlay?.routingTable.bestRoutes ?? [] }
+    }
+
     /// The overlay's counters and links, for `weft show`; nil for a plain WireGuard interface.
     public func overlaySnapshot() -> OverlaySnapshot? {
         lock.withLock { _ in overlay?.snapshot }
