@@ -61,6 +61,8 @@ let package = Package(
                           path: "Fuzz/FuzzUAPI"),
         .executableTarget(name: "FuzzEndpointAndPrefix", dependencies: ["WeftDataPlane", "WeftRouting"],
                           path: "Fuzz/FuzzEndpointAndPrefix"),
+        .executableTarget(name: "FuzzOverlayFrames", dependencies: ["WeftDataPlane", "WeftRouting"],
+                          path: "Fuzz/FuzzOverlayFrames"),
 
         .testTarget(name: "WeftCryptoTests", dependencies: ["WeftCrypto"]),
         .testTarget(name: "WeftRoutingTests", dependencies: ["WeftRouting"]),
