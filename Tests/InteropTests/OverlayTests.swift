@@ -145,6 +145,18 @@ struct OverlayTests {
             let bps = ((json?["end"] as? [String: Any])?["sum_received"] as? [String: Any])?["bits_per_second"] as? Double ?? 0
             print("iperf3 site-a → site-b across the hub (VXLAN in WireGuard, debug build): \(String(format: "%.0f", bps / 1e6)) Mbit/s")
             #expect(bps > 0)
+            // Both ways across the link to the Linux router (kernel vxlan over wireguard-go).
+            for (server, serverAddress, client, clientAddress) in [(nsLinux, "100.64.3.1", nsA, "100.64.1.1"),
+                                                                    (nsA, "100.64.1.1", nsLinux, "100.64.3.1")] {
+                try lab.spawn(in: server, ["iperf3", "-s", "-1", "-B", serverAddress])
+                usleep(300_000)
+                let run = try Lab.runCapturing(["ip", "netns", "exec", client, "iperf3", "-c", serverAddress, "-B", clientAddress,
+                                                "-t", "2", "-J"], timeout: 30)
+                let result = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any]
+                let rate = ((result?["end"] as? [String: Any])?["sum_received"] as? [String: Any])?["bits_per_second"] as? Double ?? 0
+                print("iperf3 \(clientAddress) → \(serverAddress) via the Linux router's link: \(String(format: "%.0f", rate / 1e6)) Mbit/s")
+                #expect(rate > 0, "iperf3 \(clientAddress) → \(serverAddress): \(run.stderr)")
+            }
         }
     }
 }
