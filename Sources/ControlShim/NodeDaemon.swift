@@ -3,6 +3,7 @@ import Glibc
 #endif
 import WeftCrypto
 import WeftDataPlane
+import WeftOSPF
 import WeftRouting
 
 /// `weft up --config FILE`: one overlay router (a dlan node) from its configuration file. The
@@ -15,9 +16,14 @@ public final class NodeDaemon: @unchecked Sendable {
     public let interface: InterfaceDaemon
     private let netlink: NetlinkSocket
     private let kernelRoutes: KernelRoutes
+    private let tunIndex: LinkID
+    private let log: @Sendable (String) -> Void
+    /// The OSPF instance when the file enables it.
+    public private(set) var ospf: OSPFDriver?
 
     public init(config: NodeConfig, log: @escaping @Sendable (String) -> Void = WireGuardEngine.logToStandardError) throws {
         self.config = config
+        self.log = log
         interface = try InterfaceDaemon(options: .init(interfaceName: config.tunName, mtu: config.overlayMTU), log: log)
         let engine = interface.engine
         try engine.apply(config.interfaceChange())
@@ -54,6 +60,36 @@ public final class NodeDaemon: @unchecked Sendable {
         try engine.configureOverlay(router, links: pairs)
         interface.linkNames = Dictionary(uniqueKeysWithValues: linkIDs.map { ($1.rawValue, $0) })
 
+        // OSPF over the links: one point-to-point interface per link with an IPv4 address.
+        if config.ospf.enabled {
+            var interfaces: [OSPFInterfaceConfiguration] = []
+            var ospfLinks: [(link: LinkID, interface: OSPFInterfaceID, address: IPv4Address)] = []
+            for (index, link) in config.links.enumerated() {
+                guard let v4 = link.linkVPNIPs.compactMap({ if case .v4(let p) = $0 { p } else { nil } }).first else { continue }
+                let interfaceID = OSPFInterfaceID(UInt32(index + 1))
+                interfaces.append(OSPFInterfaceConfiguration(
+                    id: interfaceID, name: link.name, type: .pointToPoint, address: OSPFAddress(rawValue: v4.address.value),
+                    prefixLength: v4.length, cost: link.cost, helloInterval: link.ospf.helloInterval,
+                    routerDeadInterval: link.ospf.deadInterval, mtu: UInt16(clamping: link.vxlanMTU),
+                    authentication: link.ospf.authentication))
+                ospfLinks.append((LinkID(UInt32(index + 1)), interfaceID, v4.address))
+            }
+            // The node's own addresses and LAN prefixes are stub networks of its router-LSA (§12.4.1).
+            let stubs = (config.nodeVPNIPs + config.lanPrefixes).compactMap { prefix -> OSPFStubNetwork? in
+                guard case .v4(let v4) = prefix.canonical else { return nil }
+                return OSPFStubNetwork(prefix: OSPFPrefix(address: OSPFAddress(rawValue: v4.address.value), length: v4.length),
+                                       cost: v4.length == 32 ? 0 : 10)
+            }
+            let ospfConfiguration = OSPFConfiguration(
+                routerID: OSPFAddress(rawValue: config.routerID.value), areaID: OSPFAddress(rawValue: config.ospf.area.value),
+                interfaces: interfaces, stubNetworks: stubs,
+                // A restarted router must not reuse crypto sequence numbers its neighbors saw (RFC 5709 §3.1).
+                cryptographicSequenceStart: UInt32(truncatingIfNeeded: time(nil)))
+            let driver = OSPFDriver(configuration: ospfConfiguration, links: ospfLinks, log: log)
+            ospf = driver
+            engine.attachControlPlane(driver)
+        }
+
         // The kernel side: addresses, MTU, link up, and routes to remote prefixes via the TUN.
         netlink = try NetlinkSocket()
         let tun = try netlink.linkID(named: config.tunName)
@@ -62,19 +98,32 @@ public final class NodeDaemon: @unchecked Sendable {
             _ = try netlink.addAddress(prefix, to: tun, flags: prefix.address.family == .ipv6 ? [.noDAD] : [])
         }
         try netlink.setLink(tun, up: true)
+        tunIndex = tun
         kernelRoutes = KernelRoutes(socket: netlink)
-        let remote = config.staticRoutes.map { KernelRoute(destination: $0.prefix, nextHops: [NextHop(link: tun)]) }
-        let changes = kernelRoutes.apply(remote)
-        for failure in changes.failures { log("\(config.tunName): kernel route: \(failure)") }
+        reconcileKernelRoutes()
         log("\(config.name): overlay node up on \(config.tunName) with \(config.links.count) link(s)")
     }
 
+    /// The kernel learns every prefix the overlay routes to a link (static or OSPF) as a route
+    /// through the TUN; KernelRoutes changes only what differs.
+    public func reconcileKernelRoutes() {
+        let desired = interface.engine.overlayRoutes()
+            .filter { route in route.source != .connected && route.nextHops.contains { $0.link != OverlayRouter.tunLink } }
+            .map { KernelRoute(destination: $0.prefix, nextHops: [NextHop(link: tunIndex)]) }
+        let changes = kernelRoutes.apply(desired)
+        for failure in changes.failures { log("\(config.tunName): kernel route: \(failure)") }
+    }
+
+    /// Keeps the kernel's routes in step with the overlay's (once a second) until SIGINT,
+    /// SIGTERM or SIGHUP; then shuts down cleanly.
     public func runUntilSignalled() {
         var signals = sigset_t()
         sigemptyset(&signals)
         for signal in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&signals, signal) }
-        var received: Int32 = 0
-        sigwait(&signals, &received)
+        var timeout = timespec(tv_sec: 1, tv_nsec: 0)
+        while sigtimedwait(&signals, nil, &timeout) < 0 {
+            reconcileKernelRoutes()
+        }
         shutdown()
     }
 

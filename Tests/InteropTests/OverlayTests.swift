@@ -160,3 +160,57 @@ struct OverlayTests {
         }
     }
 }
+
+extension OverlayTests {
+    @Test("OSPF over the links: site-a — hub — site-b learn each other's LANs with no static routes")
+    func chainWithOSPF() throws {
+        let lab = Lab()
+        defer { lab.cleanUp() }
+        let nsA = try lab.makeNamespace(), nsHub = try lab.makeNamespace(), nsB = try lab.makeNamespace()
+        try lab.link(nsA, "198.18.10.2/24", nsHub, "198.18.10.1/24", names: ("eth0", "eth0"))
+        try lab.link(nsB, "198.18.20.2/24", nsHub, "198.18.20.1/24", names: ("eth0", "eth1"))
+        try lab.exec(in: nsA, ["ip", "addr", "add", "100.64.1.1/24", "dev", "lo"])
+        try lab.exec(in: nsB, ["ip", "addr", "add", "100.64.2.1/24", "dev", "lo"])
+        func key() throws -> String { try Lab.run(["wg", "genkey"]).trimmingCharacters(in: .whitespacesAndNewlines) }
+        let a = Node(namespace: nsA, name: "site-a", tun: Lab.uniqueInterfaceName("osa"), privKey: try key())
+        let hub = Node(namespace: nsHub, name: "hub", tun: Lab.uniqueInterfaceName("osh"), privKey: try key())
+        let b = Node(namespace: nsB, name: "site-b", tun: Lab.uniqueInterfaceName("osb"), privKey: try key())
+        let ospf = "ospf: {helloInterval: 1, deadInterval: 4}"
+        let files = [
+            try write("""
+                node: {name: site-a, privKey: "\(a.privKey)", tunName: \(a.tun), nodeVPNIP: [100.64.255.1/32], lanPrefixes: [100.64.1.0/24]}
+                links:
+                  - {name: to-hub, peerPubKey: "\(hub.pubKey)", peerEndpoint: "198.18.10.1:51820", persistentKeepalive: 1,
+                     vni: 101, linkVPNIP: 100.64.100.1/30, peerLinkVPNIP: 100.64.100.2, \(ospf)}
+                """, "ospf-a"),
+            try write("""
+                node: {name: hub, privKey: "\(hub.privKey)", tunName: \(hub.tun), nodeVPNIP: [100.64.255.3/32]}
+                links:
+                  - {name: to-a, peerPubKey: "\(a.pubKey)", vni: 101, linkVPNIP: 100.64.100.2/30, peerLinkVPNIP: 100.64.100.1, \(ospf)}
+                  - {name: to-b, peerPubKey: "\(b.pubKey)", vni: 102, linkVPNIP: 100.64.100.5/30, peerLinkVPNIP: 100.64.100.6, \(ospf)}
+                """, "ospf-hub"),
+            try write("""
+                node: {name: site-b, privKey: "\(b.privKey)", tunName: \(b.tun), nodeVPNIP: [100.64.255.2/32], lanPrefixes: [100.64.2.0/24]}
+                links:
+                  - {name: to-hub, peerPubKey: "\(hub.pubKey)", peerEndpoint: "198.18.20.1:51820", persistentKeepalive: 1,
+                     vni: 102, linkVPNIP: 100.64.100.6/30, peerLinkVPNIP: 100.64.100.5, \(ospf)}
+                """, "ospf-b"),
+        ]
+        defer { for file in files { try? FileManager.default.removeItem(atPath: file) } }
+        for (node, file) in zip([a, hub, b], files) {
+            let up = try Lab.runCapturing(["ip", "netns", "exec", node.namespace, Lab.weftBinary, "up", "--config", file], timeout: 20)
+            try #require(up.status == 0, "weft up --config for \(node.name): \(up.stderr)")
+        }
+        let start = Date()
+        // Full adjacencies in about a second; the routes follow SPF (MinLSInterval 5 s), bounded.
+        let reached = Lab.waitUntil(timeout: 30, every: 0.5) {
+            (try? Lab.runCapturing(["ip", "netns", "exec", nsA, "ping", "-c", "1", "-W", "1", "-I", "100.64.1.1", "100.64.2.1"]))?.status == 0
+        }
+        print("OSPF chain: site-a's LAN reached site-b's LAN \(String(format: "%.1f", Date().timeIntervalSince(start))) s after start")
+        #expect(reached, "no OSPF route from site-a to site-b")
+        let routes = try Lab.run([Lab.weftBinary, "show", a.tun])
+        #expect(routes.contains("100.64.2.0/24 [ospf/"), "\(routes)")
+        // The kernel learned the route too (protocol weft, through the TUN).
+        #expect(try lab.exec(in: nsA, ["ip", "route", "show", "100.64.2.0/24"]).contains(a.tun))
+    }
+}

@@ -78,6 +78,7 @@ public final class WireGuardEngine: @unchecked Sendable {
     private var overlay: OverlayRouter?
     private var peerOfLink: [LinkID: WireGuard.PeerID] = [:]
     private var linkOfPeer: [WireGuard.PeerID: LinkID] = [:]
+    private var controlPlane: OverlayControlPlane?
     private var wallClock: WireGuard.WallClockAnchor
 
     private var socket: UDPSocket
@@ -397,13 +398,52 @@ public final class WireGuardEngine: @unchecked Sendable {
             } else {
                 pool.release(packet.buffer)
             }
-        case .control:
-            // OSPF runs over the links in a later step; until then its packets are counted.
-            ioCounters.drops["routing protocol packet (OSPF not running)", default: 0] += 1
+        case .control(let link, let range):
+            guard let controlPlane else {
+                ioCounters.drops["routing protocol packet (no routing protocol running)", default: 0] += 1
+                pool.release(packet.buffer)
+                return
+            }
+            let replies = controlPlane.receive(UnsafeRawBufferPointer(rebasing: slot[range]), on: link,
+                                               now: now.nanoseconds, routes: &overlay!.routingTable)
             pool.release(packet.buffer)
+            for reply in replies {
+                sendControl(reply.packet, on: reply.link, pool: pool, now: now, into: &toNetwork, events: &events)
+            }
         case .consumed, .drop:
             pool.release(packet.buffer)
         }
+    }
+
+    /// Sends a routing-protocol IP packet out on a link (under the lock): VXLAN, then WireGuard.
+    private func sendControl(_ bytes: [UInt8], on link: LinkID, pool: BufferPool, now: WireGuard.Instant,
+                             into batch: inout PacketBatch, events: inout [Event]) {
+        guard let peer = peerOfLink[link], let index = pool.take() else { return }
+        let slot = pool.slot(index)
+        let start = pool.layout.headroom
+        guard bytes.count <= pool.layout.payloadCapacity - 128 else { pool.release(index); return }
+        bytes.withUnsafeBytes { slot.baseAddress!.advanced(by: start).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        guard case .toLink(_, let frame) = overlay!.sendControl(start ..< start + bytes.count, on: link, in: slot,
+                                                                 now: now.nanoseconds) else {
+            pool.release(index)
+            return
+        }
+        let region = UnsafeMutableRawBufferPointer(rebasing: slot[(frame.lowerBound - WireGuard.transportHeaderLength)...])
+        let result = device.encapsulate(packetLength: frame.count, in: region, for: peer, now: now) { output in
+            self.handle(output, into: &batch, pool: pool, events: &events)
+        }
+        if case .writeToNetwork(let sealed, let endpoint) = result,
+           batch.append(Packet(buffer: index, offset: frame.lowerBound - WireGuard.transportHeaderLength + sealed.lowerBound,
+                               length: sealed.count, endpoint: endpoint)) {
+            return
+        }
+        pool.release(index)
+    }
+
+    /// Attaches a routing protocol to the overlay (call after `configureOverlay`).
+    public func attachControlPlane(_ plane: OverlayControlPlane) {
+        lock.withLock { _ in controlPlane = plane }
+        timerWakeup.signal()
     }
 
     /// Turns the engine into an overlay router: `links` pairs each overlay link with the
@@ -456,6 +496,16 @@ public final class WireGuardEngine: @unchecked Sendable {
                 guard hasPrivateKey else { return nil }
                 var next = device.tick(now: now) { output in self.handle(output, into: &outgoing, pool: pool, events: &events) }
                 if overlay != nil { next = tickOverlay(now: now, next: next, pool: pool, outgoing: &outgoing, events: &events) }
+                if let controlPlane, overlay != nil {
+                    let (packets, planeNext) = controlPlane.tick(now: now.nanoseconds, routes: &overlay!.routingTable)
+                    for item in packets {
+                        sendControl(item.packet, on: item.link, pool: pool, now: now, into: &outgoing, events: &events)
+                    }
+                    if let planeNext {
+                        let instant = WireGuard.Instant(nanoseconds: planeNext)
+                        next = next.map { min($0, instant) } ?? instant
+                    }
+                }
                 return next
             }
             send(&outgoing, with: sender, pool: pool)
@@ -659,6 +709,17 @@ public final class WireGuardEngine: @unchecked Sendable {
             return status
         }
     }
+}
+
+/// A routing protocol running over the overlay's links (OSPF). The engine calls it under its
+/// lock, from the receive thread for packets and the timer thread for `tick`; what it returns
+/// (IPv4 packets, from the IP header on) goes out on the named links.
+public protocol OverlayControlPlane: AnyObject {
+    /// A routing-protocol packet arrived on `link` (the IP packet, header included).
+    func receive(_ packet: UnsafeRawBufferPointer, on link: LinkID, now: UInt64,
+                 routes: inout RoutingTable) -> [(link: LinkID, packet: [UInt8])]
+    /// Timers; returns packets to send and the next deadline (monotonic nanoseconds).
+    func tick(now: UInt64, routes: inout RoutingTable) -> (packets: [(link: LinkID, packet: [UInt8])], next: UInt64?)
 }
 
 /// Why the engine could not start or apply a change; each says what and where.
