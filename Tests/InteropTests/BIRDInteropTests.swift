@@ -78,5 +78,19 @@ struct BIRDInteropTests {
         let ping = try Lab.runCapturing(["ip", "netns", "exec", nsWeft, "ping", "-c", "3", "-i", "0.2", "-W", "2",
                                          "-I", "100.64.1.1", "100.64.3.1"])
         #expect(ping.status == 0, "traffic does not follow the OSPF routes: \(ping.stdout)")
+
+        // tshark dissects Weft's OSPF packets (seen on the Linux router's vxlan device) without errors.
+        if Lab.which("tshark") {
+            let pcap = "\(base)/ospf.pcap"
+            let capture = try lab.spawn(in: nsBird, ["tshark", "-q", "-i", "vx0", "-f", "ip proto 89", "-a", "duration:3", "-w", pcap])
+            Lab.waitUntil(timeout: 10) { !capture.isRunning }
+            let rows = try Lab.run(["tshark", "-r", pcap, "-Y", "ospf && ip.src == 100.64.100.9", "-T", "fields",
+                                    "-e", "ospf.msg", "-e", "ip.ttl"]).split(separator: "\n")
+            #expect(!rows.isEmpty, "no OSPF packets from Weft captured")
+            #expect(rows.allSatisfy { $0.hasSuffix("\t1") }, "OSPF packets must have TTL 1: \(rows)")
+            let bad = try Lab.run(["tshark", "-r", pcap, "-Y", "_ws.malformed || _ws.expert.severity == error", "-T", "fields",
+                                   "-e", "frame.number"])
+            #expect(bad.isEmpty, "tshark flagged frames \(bad)")
+        }
     }
 }
