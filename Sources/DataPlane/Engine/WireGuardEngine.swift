@@ -385,19 +385,7 @@ public final class WireGuardEngine: @unchecked Sendable {
                 pool.release(packet.buffer)
                 return
             }
-            let start = range.lowerBound - WireGuard.transportHeaderLength
-            let region = UnsafeMutableRawBufferPointer(rebasing: slot[start...])
-            let result = device.encapsulate(packetLength: range.count, in: region, for: outgoingPeer, now: now) { output in
-                self.handle(output, into: &toNetwork, pool: pool, events: &events)
-            }
-            if case .writeToNetwork(let sealed, let endpoint) = result {
-                packet.offset = start + sealed.lowerBound
-                packet.length = sealed.count
-                packet.endpoint = endpoint
-                if !toNetwork.append(packet) { pool.release(packet.buffer) }
-            } else {
-                pool.release(packet.buffer)
-            }
+            sealAndQueue(packet.buffer, frame: range, for: outgoingPeer, pool: pool, now: now, into: &toNetwork, events: &events)
         case .control(let link, let range):
             guard let controlPlane else {
                 ioCounters.drops["routing protocol packet (no routing protocol running)", default: 0] += 1
@@ -428,13 +416,20 @@ public final class WireGuardEngine: @unchecked Sendable {
             pool.release(index)
             return
         }
-        let region = UnsafeMutableRawBufferPointer(rebasing: slot[(frame.lowerBound - WireGuard.transportHeaderLength)...])
+        sealAndQueue(index, frame: frame, for: peer, pool: pool, now: now, into: &batch, events: &events)
+    }
+
+    /// Seals the frame at `frame` (slot offsets) in place for `peer` and queues the datagram;
+    /// the slot goes back to the pool when nothing is sent (no session yet: the core staged a copy).
+    private func sealAndQueue(_ index: BufferIndex, frame: Range<Int>, for peer: WireGuard.PeerID, pool: BufferPool,
+                              now: WireGuard.Instant, into batch: inout PacketBatch, events: inout [Event]) {
+        let start = frame.lowerBound - WireGuard.transportHeaderLength
+        let region = UnsafeMutableRawBufferPointer(rebasing: pool.slot(index)[start...])
         let result = device.encapsulate(packetLength: frame.count, in: region, for: peer, now: now) { output in
             self.handle(output, into: &batch, pool: pool, events: &events)
         }
         if case .writeToNetwork(let sealed, let endpoint) = result,
-           batch.append(Packet(buffer: index, offset: frame.lowerBound - WireGuard.transportHeaderLength + sealed.lowerBound,
-                               length: sealed.count, endpoint: endpoint)) {
+           batch.append(Packet(buffer: index, offset: start + sealed.lowerBound, length: sealed.count, endpoint: endpoint)) {
             return
         }
         pool.release(index)
@@ -530,16 +525,8 @@ public final class WireGuardEngine: @unchecked Sendable {
             let start = pool.layout.headroom
             slot.baseAddress!.advanced(by: start).copyMemory(from: scratch.baseAddress!.advanced(by: range.lowerBound),
                                                              byteCount: range.count)
-            let region = UnsafeMutableRawBufferPointer(rebasing: slot[(start - WireGuard.transportHeaderLength)...])
-            let result = device.encapsulate(packetLength: range.count, in: region, for: peer, now: now) { output in
-                self.handle(output, into: &outgoing, pool: pool, events: &events)
-            }
-            if case .writeToNetwork(let sealed, let endpoint) = result,
-               outgoing.append(Packet(buffer: index, offset: start - WireGuard.transportHeaderLength + sealed.lowerBound,
-                                      length: sealed.count, endpoint: endpoint)) {
-                return
-            }
-            pool.release(index)
+            sealAndQueue(index, frame: start ..< start + range.count, for: peer, pool: pool, now: now,
+                         into: &outgoing, events: &events)
         }
         guard let overlayNext else { return next }
         let overlayInstant = WireGuard.Instant(nanoseconds: overlayNext)
