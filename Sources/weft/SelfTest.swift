@@ -17,14 +17,3 @@ struct SelfTest: ParsableCommand {
         if failed > 0 { throw ExitCode.failure }
     }
 }
-
-/// Placeholder main job until the multi-node demo exists: the self test, said plainly.
-struct Demo: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Run the embedded demo (currently: the crypto self test; the multi-node demo follows).")
-
-    func run() throws {
-        print("weft demo: the multi-node namespace demo is not built yet; running the self test.")
-        try SelfTest().run()
-    }
-}

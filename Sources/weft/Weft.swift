@@ -6,6 +6,6 @@ struct Weft: ParsableCommand {
         commandName: "weft",
         abstract: "Userspace WireGuard + VXLAN data plane with in-process OSPF.",
         version: "0.1.0",
-        subcommands: [Up.self, Show.self, Check.self, GenKey.self, PubKey.self, GenPSK.self, SelfTest.self, Demo.self]
+        subcommands: [Up.self, Show.self, Check.self, GenKey.self, PubKey.self, GenPSK.self, SelfTest.self]
     )
 }
