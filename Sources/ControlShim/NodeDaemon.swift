@@ -27,6 +27,24 @@ public final class NodeDaemon: @unchecked Sendable {
         interface = try InterfaceDaemon(options: .init(interfaceName: config.tunName, mtu: config.overlayMTU), log: log)
         let engine = interface.engine
         try engine.apply(config.interfaceChange())
+        netlink = try NetlinkSocket()
+
+        // LAN prefixes: the file's, plus the networks of the addresses on `lanInterfaces`.
+        var lanPrefixes = config.lanPrefixes
+        for name in config.lanInterfaces {
+            for address in try netlink.addresses(of: try netlink.linkID(named: name)) {
+                let network = address.network
+                let excluded: Bool
+                switch network.address {
+                case .v4(let v4): excluded = v4.isLoopback || v4.isLinkLocal
+                case .v6(let v6): excluded = v6.isLoopback || v6.isLinkLocal
+                }
+                if !excluded && !lanPrefixes.contains(network) { lanPrefixes.append(network) }
+            }
+        }
+        if !config.lanInterfaces.isEmpty {
+            log("\(config.name): LAN prefixes \(lanPrefixes.map(\.description).joined(separator: ", "))")
+        }
 
         // The overlay: one link per configured link, LinkIDs 1…n in file order.
         let localAddresses = config.nodeVPNIPs.map(\.address) + config.links.flatMap { $0.linkVPNIPs.map(\.address) }
@@ -48,7 +66,7 @@ public final class NodeDaemon: @unchecked Sendable {
             linkIDs[link.name] = id
         }
         // Our own addresses and LAN go to the TUN (the kernel delivers or forwards them).
-        for prefix in config.nodeVPNIPs + config.lanPrefixes {
+        for prefix in config.nodeVPNIPs + lanPrefixes {
             router.routingTable.install(Route(prefix: prefix.canonical, source: .connected,
                                               nextHops: [NextHop(link: OverlayRouter.tunLink)]))
         }
@@ -75,7 +93,7 @@ public final class NodeDaemon: @unchecked Sendable {
                 ospfLinks.append((LinkID(UInt32(index + 1)), interfaceID, v4.address))
             }
             // The node's own addresses and LAN prefixes are stub networks of its router-LSA (§12.4.1).
-            let stubs = (config.nodeVPNIPs + config.lanPrefixes).compactMap { prefix -> OSPFStubNetwork? in
+            let stubs = (config.nodeVPNIPs + lanPrefixes).compactMap { prefix -> OSPFStubNetwork? in
                 guard case .v4(let v4) = prefix.canonical else { return nil }
                 return OSPFStubNetwork(prefix: OSPFPrefix(address: OSPFAddress(rawValue: v4.address.value), length: v4.length),
                                        cost: v4.length == 32 ? 0 : 10)
@@ -91,7 +109,6 @@ public final class NodeDaemon: @unchecked Sendable {
         }
 
         // The kernel side: addresses, MTU, link up, and routes to remote prefixes via the TUN.
-        netlink = try NetlinkSocket()
         let tun = try netlink.linkID(named: config.tunName)
         try netlink.setMTU(UInt32(config.overlayMTU), of: tun)
         for prefix in config.nodeVPNIPs + config.links.flatMap(\.linkVPNIPs) {

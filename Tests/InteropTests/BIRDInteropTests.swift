@@ -51,9 +51,10 @@ struct BIRDInteropTests {
             """.write(toFile: "\(base)/bird.conf", atomically: true, encoding: .utf8)
         try lab.spawn(in: nsBird, ["bird", "-f", "-c", "\(base)/bird.conf", "-s", "\(base)/bird.ctl", "-P", "\(base)/bird.pid"])
 
-        // Weft: one link to the Linux router, OSPF on it.
+        // Weft: one link to the Linux router, OSPF on it. Its LAN prefix is read from the kernel
+        // (the addresses on `lo`, loopback excluded) and advertised.
         try """
-            node: {name: weft, privKey: "\(weftKey)", tunName: \(tun), nodeVPNIP: [100.64.255.1/32], lanPrefixes: [100.64.1.0/24]}
+            node: {name: weft, privKey: "\(weftKey)", tunName: \(tun), nodeVPNIP: [100.64.255.1/32], lanInterfaces: [lo]}
             links:
               - {name: to-linux, peerPubKey: "\(birdPub)", peerEndpoint: "198.18.40.2:51820", persistentKeepalive: 1,
                  vni: 103, linkVPNIP: 100.64.100.9/30, peerLinkVPNIP: 100.64.100.10,

@@ -317,3 +317,18 @@ struct NodeConfigTests {
             == "a.yaml: cannot read")
     }
 }
+
+@Suite("Node configuration: LAN interfaces")
+struct NodeConfigLANInterfacesTests {
+    @Test func lanInterfacesParse() throws {
+        let config = try NodeConfig.parse(yaml: NodeConfigErrorTests.config(node: "  lanInterfaces: [eth1, lo]"),
+                                          fileName: "site-a.yaml")
+        #expect(config.lanInterfaces == ["eth1", "lo"])
+    }
+
+    @Test func duplicateLANInterfaceIsRejected() {
+        #expect(throws: ConfigError.self) {
+            try NodeConfig.parse(yaml: NodeConfigErrorTests.config(node: "  lanInterfaces: [eth1, eth1]"), fileName: "site-a.yaml")
+        }
+    }
+}

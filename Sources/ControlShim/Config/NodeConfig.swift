@@ -42,6 +42,9 @@ public struct NodeConfig: Sendable {
     public var nodeVPNIPs: [IPPrefix]
     /// Prefixes of the LAN(s) behind this node, advertised by OSPF; may be empty (a hub).
     public var lanPrefixes: [IPPrefix]
+    /// Interfaces whose address networks are LAN prefixes too, read from the kernel when the
+    /// node starts (loopback and link-local addresses excluded).
+    public var lanInterfaces: [String] = []
     /// The links, in file order.
     public var links: [LinkConfig]
     /// Routes configured by hand, in file order.
@@ -74,6 +77,12 @@ public struct NodeConfig: Sendable {
 
     /// The node's WireGuard public key (what the peers put in `peerPubKey`).
     public var pubKey: PublicKey { privKey.publicKey }
+
+    func with(lanInterfaces: [String]) -> NodeConfig {
+        var copy = self
+        copy.lanInterfaces = lanInterfaces
+        return copy
+    }
 
     /// The MTU for the TUN device: the smallest link MTU, since a packet the host sends may leave
     /// over any link (and VXLAN frames are never fragmented, RFC 7348 §4.3). With no links, the

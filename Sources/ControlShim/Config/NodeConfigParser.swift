@@ -53,7 +53,7 @@ struct NodeConfigParser {
 
     static let topKeys = ["node", "links", "staticRoutes", "ospf"]
     static let nodeKeys = ["name", "routerID", "privKey", "privKeyFile", "listenPort", "tunName", "tunMTU",
-                           "nodeVPNIP", "lanPrefixes"]
+                           "nodeVPNIP", "lanPrefixes", "lanInterfaces"]
     static let linkKeys = ["name", "peerPubKey", "peerEndpoint", "psk", "pskFile", "persistentKeepalive", "vni",
                            "linkVPNIP", "peerLinkVPNIP", "underlayIP", "peerUnderlayIP", "cost", "ospf"]
     static let linkOSPFKeys = ["helloInterval", "deadInterval", "auth"]
@@ -137,6 +137,15 @@ struct NodeConfigParser {
             }
         }
 
+        var lanInterfaces: [String] = []
+        if let value = fields["lanInterfaces"] {
+            for element in try reader.scalarOrList(value) {
+                let name = try interfaceName(element)
+                if lanInterfaces.contains(name) { throw reader.error(element, "\(name) is given twice") }
+                lanInterfaces.append(name)
+            }
+        }
+
         let routerID: IPv4Address
         if let routerValue = fields["routerID"] {
             routerID = try ipv4Address(routerValue, what: "a Router ID", example: "100.64.255.1")
@@ -150,6 +159,7 @@ struct NodeConfigParser {
 
         return NodeConfig(name: name, routerID: routerID, privKey: privKey, listenPort: listenPort, tunName: tunName,
                           tunMTU: tunMTU, nodeVPNIPs: nodeVPNIPs, lanPrefixes: lanPrefixes, ospf: ospf)
+            .with(lanInterfaces: lanInterfaces)
     }
 
     private func privateKey(_ fields: ConfigMapping) throws(ConfigError) -> PrivateKey {
