@@ -43,7 +43,7 @@ let package = Package(
                 path: "Sources/ControlShim"),
         .executableTarget(name: "weft",
                           dependencies: [
-                              "WeftCrypto", "WeftDataPlane", "WeftControlShim", "CLinux",
+                              "WeftCrypto", "WeftDataPlane", "WeftControlShim", "WeftOSPF", "CLinux",
                               .product(name: "ArgumentParser", package: "swift-argument-parser"),
                           ],
                           path: "Sources/weft"),

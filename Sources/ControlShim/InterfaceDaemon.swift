@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Foundation
 import WeftDataPlane
+import WeftOSPF
 import WeftRouting
 
 /// `weft up`: one WireGuard interface with its UAPI socket, as a wireguard-go process is.
@@ -76,11 +77,15 @@ public final class InterfaceDaemon: UAPIHandler, @unchecked Sendable {
         return String(decoding: data, as: UTF8.self)
     }
 
+    /// The OSPF view for overlay nodes that run it (set by `NodeDaemon`).
+    public var ospfSnapshot: (@Sendable () -> OSPFSnapshot?)?
+
     /// Link names for overlay reports (LinkID → name from the node's configuration).
     public var linkNames: [UInt32: String] = [:]
 
     public func statusReport() -> StatusReport {
         var report = StatusReport(engine.status(), backend: engine.backendNote, takenAt: Date().timeIntervalSince1970)
+        report.ospf = ospfSnapshot?()
         if let overlay = engine.overlaySnapshot() {
             report.links = overlay.links.map { link in
                 var drops: [String: UInt64] = [:]

@@ -106,6 +106,11 @@ public final class NodeDaemon: @unchecked Sendable {
             let driver = OSPFDriver(configuration: ospfConfiguration, links: ospfLinks, log: log)
             ospf = driver
             engine.attachControlPlane(driver)
+            interface.ospfSnapshot = { [weak engine] in
+                engine?.withControlPlane { plane in
+                    (plane as? OSPFDriver)?.router.snapshot(now: OSPFInstant(nanoseconds: MonotonicClock.nowNanoseconds()))
+                } ?? nil
+            }
         }
 
         // The kernel side: addresses, MTU, link up, and routes to remote prefixes via the TUN.

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import WeftControlShim
 import WeftDataPlane
+import WeftOSPF
 
 /// `weft show [IFNAME]`: packet counters of running interfaces — per peer traffic and handshakes,
 /// per interface totals and drops by reason. `--json` for machines, `--watch` for rates.
@@ -9,8 +10,8 @@ struct Show: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show packet counters of running Weft interfaces (all, or IFNAME).")
 
-    @Argument(help: "Interface name; all running interfaces when omitted.")
-    var interfaceName: String?
+    @Argument(help: "[ospf] [IFNAME]: `ospf` shows the OSPF view (neighbors, interfaces, LSDB, routes); IFNAME one interface (default: all).")
+    var words: [String] = []
 
     @Flag(help: "Print JSON (one object per interface, in an array).")
     var json = false
@@ -24,7 +25,14 @@ struct Show: ParsableCommand {
     @Option(help: "Stop after this many refreshes with --watch (default: until interrupted).")
     var count: Int?
 
+    func validate() throws {
+        let rest = words.first == "ospf" ? Array(words.dropFirst()) : words
+        guard rest.count <= 1 else { throw ValidationError("usage: weft show [ospf] [IFNAME]") }
+    }
+
     func run() throws {
+        let ospfView = words.first == "ospf"
+        let interfaceName = (ospfView ? Array(words.dropFirst()) : words).first
         let names = interfaceName.map { [$0] } ?? UAPIClient.interfaces()
         if names.isEmpty {
             if !json { print("no running Weft interfaces") } else { print("[]") }
@@ -34,7 +42,18 @@ struct Show: ParsableCommand {
         var round = 0
         repeat {
             let reports = try names.map { try UAPIClient.status(interface: $0) }
-            if json {
+            if ospfView {
+                let views = reports.compactMap { report in report.ospf.map { (report.interface, $0) } }
+                if json {
+                    let encoder = JSONEncoder()
+                    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                    print(String(decoding: try encoder.encode(views.map(\.1)), as: UTF8.self))
+                } else if views.isEmpty {
+                    print("no running interface runs OSPF")
+                } else {
+                    for (name, snapshot) in views { print(OSPFTable.render(name, snapshot)) }
+                }
+            } else if json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
                 print(String(decoding: try encoder.encode(reports), as: UTF8.self))
@@ -138,5 +157,45 @@ enum StatusTable {
         if total < 60 { return "\(total) second\(total == 1 ? "" : "s") ago" }
         if total < 3600 { return "\(total / 60) minute\(total / 60 == 1 ? "" : "s"), \(total % 60) seconds ago" }
         return "\(total / 3600) hours, \(total % 3600 / 60) minutes ago"
+    }
+}
+
+/// `weft show ospf`: in the spirit of `birdc show ospf neighbors|interface|state`.
+enum OSPFTable {
+    static func render(_ interface: String, _ ospf: OSPFSnapshot) -> String {
+        var lines = ["ospf on \(interface): router ID \(ospf.routerID), area \(ospf.areaID)", "", "neighbors:"]
+        if ospf.neighbors.isEmpty { lines.append("  (none)") }
+        for neighbor in ospf.neighbors {
+            let interfaceName = ospf.interfaces.first { $0.id == neighbor.interface }?.name ?? "\(neighbor.interface)"
+            lines.append("  \(neighbor.routerID.description.padding(toLength: 16, withPad: " ", startingAt: 0))"
+                + "\(neighbor.state.description.padding(toLength: 10, withPad: " ", startingAt: 0))"
+                + "\(interfaceName.padding(toLength: 14, withPad: " ", startingAt: 0))\(neighbor.address)"
+                + (neighbor.deadInSeconds.map { "  dead in \($0) s" } ?? ""))
+        }
+        lines += ["", "interfaces:"]
+        for face in ospf.interfaces {
+            lines.append("  \(face.name) (\(face.type.rawValue)) \(face.prefix): \(face.state.rawValue), cost \(face.cost), "
+                + "hello \(face.helloInterval) s, dead \(face.routerDeadInterval) s, MTU \(face.mtu), auth \(face.authentication), "
+                + "\(face.adjacencyCount)/\(face.neighborCount) adjacent")
+        }
+        lines += ["", "database: \(ospf.database.count) LSAs"]
+        for lsa in ospf.database {
+            lines.append("  \(lsa.type.description.padding(toLength: 10, withPad: " ", startingAt: 0))"
+                + "\(lsa.linkStateID.description.padding(toLength: 16, withPad: " ", startingAt: 0))"
+                + "adv \(lsa.advertisingRouter.description.padding(toLength: 16, withPad: " ", startingAt: 0))"
+                + "seq \(String(lsa.sequenceNumber, radix: 16))  age \(lsa.age)")
+        }
+        lines += ["", "routes:"]
+        for route in ospf.routes {
+            let hops = route.nextHops.map { hop in
+                let name = ospf.interfaces.first { $0.id == hop.interface }?.name ?? "\(hop.interface)"
+                return hop.gateway.map { "via \($0) (\(name))" } ?? name
+            }
+            lines.append("  \(route.prefix) cost \(route.cost): \(hops.isEmpty ? "local" : hops.joined(separator: ", "))")
+        }
+        if !ospf.drops.isEmpty {
+            lines += ["", "dropped packets: " + ospf.drops.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")]
+        }
+        return lines.joined(separator: "\n")
     }
 }

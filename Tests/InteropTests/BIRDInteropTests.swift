@@ -76,6 +76,13 @@ struct BIRDInteropTests {
         }
         print("BIRD ↔ Weft: routes in both kernels after \(String(format: "%.1f", Date().timeIntervalSince(start))) s")
         #expect(learned, "routes not exchanged: BIRD has \((try? lab.exec(in: nsBird, ["ip", "route"])) ?? "?")")
+        // weft show ospf: the BIRD neighbor Full, its LAN among the routes; the same as JSON.
+        let view = try Lab.run([Lab.weftBinary, "show", "ospf", tun])
+        #expect(view.contains("100.64.255.9") && view.contains("Full") && view.contains("100.64.3.0/24"), "\(view)")
+        let json = try JSONSerialization.jsonObject(with: Data(try Lab.run([Lab.weftBinary, "show", "ospf", tun, "--json"]).utf8))
+        let neighbors = ((json as? [[String: Any]])?.first?["neighbors"] as? [[String: Any]]) ?? []
+        #expect(neighbors.count == 1, "\(json)")
+
         let ping = try Lab.runCapturing(["ip", "netns", "exec", nsWeft, "ping", "-c", "3", "-i", "0.2", "-W", "2",
                                          "-I", "100.64.1.1", "100.64.3.1"])
         #expect(ping.status == 0, "traffic does not follow the OSPF routes: \(ping.stdout)")

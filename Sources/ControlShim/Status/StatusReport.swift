@@ -1,4 +1,5 @@
 import WeftDataPlane
+import WeftOSPF
 
 /// The packet-counters view of a running interface, as `weft show` prints it and as JSON.
 /// Built from the engine's `InterfaceStatus`; never carries the private key.
@@ -44,6 +45,8 @@ public struct StatusReport: Codable, Sendable {
     /// Overlay nodes only: links and the routes the node forwards by ("prefix [source/metric] next hops").
     public var links: [Link]?
     public var routes: [String]?
+    /// Overlay nodes running OSPF: neighbors, interfaces, LSDB and routes (`weft show ospf`).
+    public var ospf: OSPFSnapshot?
     /// Unix seconds when the report was taken (rates in `--watch` divide by its difference).
     public var takenAt: Double
 

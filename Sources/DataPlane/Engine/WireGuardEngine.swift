@@ -435,6 +435,13 @@ public final class WireGuardEngine: @unchecked Sendable {
         pool.release(index)
     }
 
+    /// Runs `body` with the attached routing protocol under the engine's lock (for snapshots).
+    public func withControlPlane<T: Sendable>(_ body: (OverlayControlPlane) -> T) -> T? {
+        var result: T?
+        lock.withLock { _ in result = controlPlane.map(body) }
+        return result
+    }
+
     /// Attaches a routing protocol to the overlay (call after `configureOverlay`).
     public func attachControlPlane(_ plane: OverlayControlPlane) {
         lock.withLock { _ in controlPlane = plane }
