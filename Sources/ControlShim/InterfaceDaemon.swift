@@ -33,11 +33,7 @@ public final class InterfaceDaemon: UAPIHandler, @unchecked Sendable {
     /// Blocks the calling thread until SIGINT, SIGTERM or SIGHUP, then shuts down cleanly:
     /// threads stopped, socket file removed, TUN device closed (the kernel deletes it).
     public func runUntilSignalled() {
-        var signals = sigset_t()
-        sigemptyset(&signals)
-        for signal in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&signals, signal) }
-        var received: Int32 = 0
-        sigwait(&signals, &received)
+        Self.waitForTerminationSignal()
         shutdown()
     }
 
@@ -47,13 +43,26 @@ public final class InterfaceDaemon: UAPIHandler, @unchecked Sendable {
         engine.stop()
     }
 
-    /// Call before any thread starts so that every thread inherits the blocked mask and the
-    /// signals reach only `runUntilSignalled`'s sigwait.
-    public static func blockTerminationSignals() {
+    /// The signals that end a daemon.
+    static var terminationSignals: sigset_t {
         var signals = sigset_t()
         sigemptyset(&signals)
         for signal in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&signals, signal) }
+        return signals
+    }
+
+    /// Call before any thread starts so that every thread inherits the blocked mask and the
+    /// signals reach only `waitForTerminationSignal`.
+    public static func blockTerminationSignals() {
+        var signals = terminationSignals
         pthread_sigmask(SIG_BLOCK, &signals, nil)
+    }
+
+    /// Returns when SIGINT, SIGTERM or SIGHUP arrives; `everySecond` runs once a second meanwhile.
+    public static func waitForTerminationSignal(everySecond: () -> Void = {}) {
+        var signals = terminationSignals
+        var timeout = timespec(tv_sec: 1, tv_nsec: 0)
+        while sigtimedwait(&signals, nil, &timeout) < 0 { everySecond() }
     }
 
     // MARK: UAPIHandler

@@ -139,13 +139,7 @@ public final class NodeDaemon: @unchecked Sendable {
     /// Keeps the kernel's routes in step with the overlay's (once a second) until SIGINT,
     /// SIGTERM or SIGHUP; then shuts down cleanly.
     public func runUntilSignalled() {
-        var signals = sigset_t()
-        sigemptyset(&signals)
-        for signal in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&signals, signal) }
-        var timeout = timespec(tv_sec: 1, tv_nsec: 0)
-        while sigtimedwait(&signals, nil, &timeout) < 0 {
-            reconcileKernelRoutes()
-        }
+        InterfaceDaemon.waitForTerminationSignal(everySecond: reconcileKernelRoutes)
         shutdown()
     }
 

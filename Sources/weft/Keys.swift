@@ -73,7 +73,6 @@ private func warnIfWorldReadable() {
     var status = stat()
     guard fstat(STDOUT_FILENO, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG else { return }
     if status.st_mode & (S_IRWXG | S_IRWXO) != 0 {
-        let warning = "Warning: writing to world accessible file.\nConsider setting the umask to 077 and trying again.\n"
-        _ = warning.withCString { write(STDERR_FILENO, $0, strlen($0)) }
+        printError("Warning: writing to world accessible file.\nConsider setting the umask to 077 and trying again.")
     }
 }
