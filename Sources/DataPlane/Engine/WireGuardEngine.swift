@@ -29,15 +29,26 @@ public final class WireGuardEngine: @unchecked Sendable {
         public var buffersPerDirection: Int
         /// UDP socket buffers, forced past net.core.rmem_max (which a namespace cannot raise).
         public var socketBufferBytes: Int
+        /// TUN offloads: the kernel hands over TCP/UDP super-packets of up to 64 KiB (TSO/USO),
+        /// which the engine cuts into wire-size packets before sealing, and the engine merges
+        /// the TCP segments it decrypts into super-packets for the kernel (GRO). Falls back to
+        /// plain packets where the kernel refuses IFF_VNET_HDR.
+        public var offloads: Bool
+        /// 64 KiB buffers per direction for super-packets when `offloads` is on; bounds that
+        /// memory at 2 × this × 64 KiB (64: about 8.5 MiB).
+        public var coalescingBuffers: Int
 
         public init(interfaceName: String, mtu: Int = 1420, backend: Backend = .automatic, batchSize: Int = 64,
-                    buffersPerDirection: Int = 1024, socketBufferBytes: Int = 8 << 20) {
+                    buffersPerDirection: Int = 1024, socketBufferBytes: Int = 8 << 20, offloads: Bool = true,
+                    coalescingBuffers: Int = 64) {
             self.interfaceName = interfaceName
             self.mtu = mtu
             self.backend = backend
             self.batchSize = batchSize
             self.buffersPerDirection = buffersPerDirection
             self.socketBufferBytes = socketBufferBytes
+            self.offloads = offloads
+            self.coalescingBuffers = coalescingBuffers
         }
     }
 
@@ -96,7 +107,7 @@ public final class WireGuardEngine: @unchecked Sendable {
         self.eventHandler = events
         self.log = log
         do {
-            tun = try TUNDevice(name: options.interfaceName)
+            tun = try TUNDevice(name: options.interfaceName, options: .init(virtioNetHeader: options.offloads))
         } catch {
             throw .tun(options.interfaceName, error)
         }
@@ -152,33 +163,57 @@ public final class WireGuardEngine: @unchecked Sendable {
             }
         }
         backend = useRing ? .ioUring : .syscalls
+        let tun = self.tun
+        if tun.hasVirtioNetHeader {
+            let offloads = [(TUNDevice.Offloads.tcpSegmentation4, "tso4"), (.tcpSegmentation6, "tso6"),
+                            (.tcpSegmentationECN, "tso-ecn"), (.udpSegmentation4, "uso4"), (.udpSegmentation6, "uso6")]
+                .filter { tun.offloads.contains($0.0) }.map(\.1)
+            backendNote += "; TUN offloads \(offloads.isEmpty ? "checksum only" : offloads.joined(separator: ","))+gro"
+        } else if options.offloads {
+            backendNote += "; no TUN offloads (kernel refused IFF_VNET_HDR)"
+        }
+        if socket.offloads.contains(.segmentation) { backendNote += "; UDP GSO" }
         running.store(true, ordering: .releasing)
         let socket = self.socket
-        if useRing {
-            threads.append(OSThread(name: "weft-tx") { [unowned self] in
-                self.runDirection { pool throws(IOBackendError) in
-                    (try TUNRingIO(device: self.tun, pool: pool, receiveBuffers: pool.capacity / 2),
-                     try UDPRingIO(socket: socket, pool: pool, receiveBuffers: 1))
-                } body: { self.transmitLoop(reader: $0, sender: $1, pool: $2) }
-            })
-            threads.append(OSThread(name: "weft-rx") { [unowned self] in
-                self.runDirection { pool throws(IOBackendError) in
-                    (try UDPRingIO(socket: socket, pool: pool, receiveBuffers: pool.capacity / 2),
-                     try TUNRingIO(device: self.tun, pool: pool, receiveBuffers: 1))
-                } body: { self.receiveLoop(reader: $0, tunWriter: $1, pool: $2) }
-            })
-        } else {
-            threads.append(OSThread(name: "weft-tx") { [unowned self] in
-                self.runDirection { pool throws(IOBackendError) in
-                    (TUNSyscallIO(device: self.tun, pool: pool), UDPSyscallIO(socket: socket, pool: pool))
-                } body: { self.transmitLoop(reader: $0, sender: $1, pool: $2) }
-            })
-            threads.append(OSThread(name: "weft-rx") { [unowned self] in
-                self.runDirection { pool throws(IOBackendError) in
-                    (UDPSyscallIO(socket: socket, pool: pool), TUNSyscallIO(device: self.tun, pool: pool))
-                } body: { self.receiveLoop(reader: $0, tunWriter: $1, pool: $2) }
-            })
-        }
+        let superPackets = tun.hasVirtioNetHeader
+        // Each direction builds its drivers on its own thread (rings belong to the thread that
+        // enables them), with its own pools: wire-size slots, and 64 KiB slots for TSO/GRO
+        // super-packets when the TUN has offloads.
+        threads.append(OSThread(name: "weft-tx") { [unowned self] in
+            let pool = BufferPool(capacity: options.buffersPerDirection)
+            let superPool = superPackets ? BufferPool(capacity: options.coalescingBuffers, layout: .coalescing) : nil
+            let readPool = superPool ?? pool
+            do throws(IOBackendError) {
+                if useRing {
+                    transmitLoop(reader: try TUNRingIO(device: tun, pool: readPool, receiveBuffers: readPool.capacity * 3 / 4),
+                                 sender: try UDPRingIO(socket: socket, pool: pool, receiveBuffers: 1),
+                                 tunWriter: TUNSyscallIO(device: tun, pool: pool), pool: pool)
+                } else {
+                    transmitLoop(reader: TUNSyscallIO(device: tun, pool: readPool), sender: UDPSyscallIO(socket: socket, pool: pool),
+                                 tunWriter: TUNSyscallIO(device: tun, pool: pool), pool: pool)
+                }
+            } catch {
+                log("\(options.interfaceName): cannot start the data path: \(error)")
+            }
+        })
+        threads.append(OSThread(name: "weft-rx") { [unowned self] in
+            let pool = BufferPool(capacity: options.buffersPerDirection)
+            let superPool = superPackets ? BufferPool(capacity: options.coalescingBuffers, layout: .coalescing) : nil
+            do throws(IOBackendError) {
+                if useRing {
+                    receiveLoop(reader: try UDPRingIO(socket: socket, pool: pool, receiveBuffers: pool.capacity / 2),
+                                tunWriter: try TUNRingIO(device: tun, pool: pool, receiveBuffers: 1),
+                                superWriter: try superPool.map { pool throws(IOBackendError) in
+                                    try TUNRingIO(device: tun, pool: pool, receiveBuffers: 1)
+                                }, pool: pool)
+                } else {
+                    receiveLoop(reader: UDPSyscallIO(socket: socket, pool: pool), tunWriter: TUNSyscallIO(device: tun, pool: pool),
+                                superWriter: superPool.map { TUNSyscallIO(device: tun, pool: $0) }, pool: pool)
+                }
+            } catch {
+                log("\(options.interfaceName): cannot start the data path: \(error)")
+            }
+        })
         threads.append(OSThread(name: "weft-timers") { [unowned self] in self.timerLoop(socket: socket) })
     }
 
@@ -190,36 +225,29 @@ public final class WireGuardEngine: @unchecked Sendable {
         threads = []
     }
 
-    /// Builds one direction's drivers on its own thread (rings belong to the thread that
-    /// enables them) with its own pool, and runs its loop until `stop()`.
-    private func runDirection<Reader: PacketIO, Writer: PacketIO>(
-        make: (BufferPool) throws(IOBackendError) -> (Reader, Writer),
-        body: (Reader, Writer, BufferPool) -> Void
-    ) {
-        let pool = BufferPool(capacity: options.buffersPerDirection)
-        do {
-            let (reader, writer) = try make(pool)
-            body(reader, writer, pool)
-        } catch {
-            log("\(options.interfaceName): cannot start the data path: \(error)")
-        }
-    }
-
     // MARK: Transmit: TUN → encrypt → UDP
 
-    private func transmitLoop<Reader: PacketIO, Sender: PacketIO>(reader: Reader, sender: Sender, pool: BufferPool) {
+    private func transmitLoop<Reader: PacketIO, Sender: PacketIO, TUNWriter: PacketIO>(
+        reader: Reader, sender: Sender, tunWriter: TUNWriter, pool: BufferPool
+    ) {
+        // With TUN offloads the reader fills 64 KiB slots of its own pool with super-packets,
+        // which are cut into wire-size packets in `pool`; without, it reads into `pool` directly.
+        let segmenting = reader.pool !== pool
         var incoming = PacketBatch(capacity: options.batchSize)
+        // Wire-size packets to seal: a batch plus the segments of one more super-packet
+        // (TSO segments are at least 256 bytes, so 64 KiB makes at most 256).
+        var work = PacketBatch(capacity: options.batchSize + (segmenting ? 256 : 0))
         // Room for every packet plus the handshake messages a batch can trigger.
-        var outgoing = PacketBatch(capacity: options.batchSize * 2)
+        var outgoing = PacketBatch(capacity: work.capacity * 2)
         // Overlay mode: ICMP errors and the like go back to the local host.
-        var toTunnel = PacketBatch(capacity: options.batchSize)
+        var toTunnel = PacketBatch(capacity: work.capacity)
         var events: [Event] = []
         events.reserveCapacity(8)
         while running.load(ordering: .relaxed) {
             let received: Int
             do { received = try reader.receive(into: &incoming, timeout: .milliseconds(100)) } catch {
                 lock.withLock { _ in ioCounters.drops["tun read error", default: 0] += 1 }
-                incoming.releaseAll(to: pool)
+                incoming.releaseAll(to: reader.pool)
                 if if_nametoindex(options.interfaceName) == 0 {
                     log("\(options.interfaceName): interface removed, stopping")
                     running.store(false, ordering: .releasing)
@@ -229,81 +257,156 @@ public final class WireGuardEngine: @unchecked Sendable {
                 continue
             }
             guard received > 0 else { continue }
-            let now = MonotonicClock.now()
-            lock.withLock { _ in
-                ioCounters.rxPackets &+= UInt64(incoming.count)
-                for i in 0..<incoming.count {
-                    var packet = incoming[i]
-                    ioCounters.rxBytes &+= UInt64(packet.length)
-                    guard hasPrivateKey, packet.offset >= WireGuard.transportHeaderLength else {
-                        ioCounters.drops["no private key", default: 0] += 1
-                        pool.release(packet.buffer)
-                        continue
-                    }
-                    let slot = pool.slot(packet.buffer)
-                    // Plain WireGuard: the packet itself goes into the tunnel, cryptokey routing
-                    // picks the peer. Overlay: the router picks a link and wraps the packet in
-                    // VXLAN first; the link's peer is then fixed.
-                    var frame = packet.offset ..< packet.offset + packet.length
-                    var linkPeer: WireGuard.PeerID?
-                    if overlay != nil {
-                        switch overlay!.fromTUN(frame, in: slot, now: now.nanoseconds) {
-                        case .toLink(let link, let range):
-                            frame = range
-                            linkPeer = peerOfLink[link]
-                        case .toTUN(let range):
-                            packet.offset = range.lowerBound
-                            packet.length = range.count
-                            if !toTunnel.append(packet) { pool.release(packet.buffer) }
-                            continue
-                        case .control, .consumed, .drop:
-                            pool.release(packet.buffer)
-                            continue
-                        }
-                        guard linkPeer != nil else {
-                            ioCounters.drops["link without peer", default: 0] += 1
-                            pool.release(packet.buffer)
-                            continue
-                        }
-                    }
-                    // The core wants the packet 16 bytes into its buffer and room for the tag after.
-                    let start = frame.lowerBound - WireGuard.transportHeaderLength
-                    let region = UnsafeMutableRawBufferPointer(rebasing: slot[start...])
-                    let output: WireGuard.Device<Endpoint>.OutputHandler = { output in
-                        self.handle(output, into: &outgoing, pool: pool, events: &events)
-                    }
-                    let result = linkPeer.map {
-                        device.encapsulate(packetLength: frame.count, in: region, for: $0, now: now, output: output)
-                    } ?? device.encapsulate(packetLength: frame.count, in: region, now: now, output: output)
-                    switch result {
-                    case .writeToNetwork(let range, let endpoint):
-                        packet.offset = start + range.lowerBound
-                        packet.length = range.count
-                        packet.endpoint = endpoint
-                        if !outgoing.append(packet) { pool.release(packet.buffer) }
-                    case .staged, .drop:
-                        pool.release(packet.buffer)
-                    }
+            if !segmenting {
+                swap(&incoming, &work)
+                sealBatch(&work, outgoing: &outgoing, toTunnel: &toTunnel, tunWriter: tunWriter, sender: sender,
+                          pool: pool, events: &events)
+                continue
+            }
+            var failures = SegmentationFailures()
+            for i in 0..<incoming.count {
+                let superPacket = incoming[i]
+                segment(superPacket, from: reader.pool, into: &work, pool: pool, failures: &failures)
+                reader.pool.release(superPacket.buffer)
+                if work.count >= options.batchSize {
+                    sealBatch(&work, outgoing: &outgoing, toTunnel: &toTunnel, tunWriter: tunWriter, sender: sender,
+                              pool: pool, events: &events)
                 }
             }
             incoming.removeAll()
-            if !toTunnel.isEmpty {
-                do { try reader.send(&toTunnel) } catch {
-                    lock.withLock { _ in ioCounters.drops["tun write error", default: 0] += 1 }
-                }
-                toTunnel.releaseAll(to: pool)
+            if failures.any { lock.withLock { _ in failures.count(into: &ioCounters) } }
+            if !work.isEmpty {
+                sealBatch(&work, outgoing: &outgoing, toTunnel: &toTunnel, tunWriter: tunWriter, sender: sender,
+                          pool: pool, events: &events)
             }
-            send(&outgoing, with: sender, pool: pool)
-            deliver(&events)
         }
-        incoming.releaseAll(to: pool)
+        incoming.releaseAll(to: reader.pool)
+    }
+
+    /// Drops while cutting super-packets, counted after the batch (outside the per-packet path).
+    private struct SegmentationFailures {
+        var malformed = 0
+        var unsupported = 0
+        var noBuffers = 0
+        var any: Bool { malformed + unsupported + noBuffers > 0 }
+        mutating func record(_ failure: SegmentationOffload.Failure) {
+            switch failure {
+            case .malformed: malformed += 1
+            case .unsupported: unsupported += 1
+            case .noBuffers: noBuffers += 1
+            }
+        }
+        func count(into counters: inout InterfaceCounters) {
+            for (failure, n) in [(SegmentationOffload.Failure.malformed, malformed), (.unsupported, unsupported),
+                                 (.noBuffers, noBuffers)] where n > 0 {
+                counters.drops[failure.description, default: 0] += UInt64(n)
+            }
+        }
+    }
+
+    /// Cuts one packet read from an offloading TUN into wire-size packets appended to `work`
+    /// (slots of `pool`, at its headroom, so WireGuard's header fits in front).
+    private func segment(_ superPacket: Packet, from readPool: BufferPool, into work: inout PacketBatch, pool: BufferPool,
+                         failures: inout SegmentationFailures) {
+        let header = VirtioNetHeader(of: superPacket, in: readPool) ?? VirtioNetHeader()
+        let headroom = pool.layout.headroom
+        let capacity = pool.layout.payloadCapacity
+        do {
+            _ = try SegmentationOffload.segment(readPool.payload(of: superPacket), header: header) { length in
+                guard length <= capacity, !work.isFull, let index = pool.take() else { return nil }
+                work.append(Packet(buffer: index, offset: headroom, length: length))
+                return UnsafeMutableRawBufferPointer(start: pool.address(of: index) + headroom, count: length)
+            }
+        } catch {
+            failures.record(error)
+        }
+    }
+
+    /// Seals a batch of wire-size packets from the TUN (under the lock, once) and sends them.
+    private func sealBatch<Sender: PacketIO, TUNWriter: PacketIO>(
+        _ work: inout PacketBatch, outgoing: inout PacketBatch, toTunnel: inout PacketBatch, tunWriter: TUNWriter,
+        sender: Sender, pool: BufferPool, events: inout [Event]
+    ) {
+        let now = MonotonicClock.now()
+        lock.withLock { _ in
+            ioCounters.rxPackets &+= UInt64(work.count)
+            for i in 0..<work.count {
+                var packet = work[i]
+                ioCounters.rxBytes &+= UInt64(packet.length)
+                guard hasPrivateKey, packet.offset >= WireGuard.transportHeaderLength else {
+                    ioCounters.drops["no private key", default: 0] += 1
+                    pool.release(packet.buffer)
+                    continue
+                }
+                let slot = pool.slot(packet.buffer)
+                // Plain WireGuard: the packet itself goes into the tunnel, cryptokey routing
+                // picks the peer. Overlay: the router picks a link and wraps the packet in
+                // VXLAN first; the link's peer is then fixed.
+                var frame = packet.offset ..< packet.offset + packet.length
+                var linkPeer: WireGuard.PeerID?
+                if overlay != nil {
+                    switch overlay!.fromTUN(frame, in: slot, now: now.nanoseconds) {
+                    case .toLink(let link, let range):
+                        frame = range
+                        linkPeer = peerOfLink[link]
+                    case .toTUN(let range):
+                        packet.offset = range.lowerBound
+                        packet.length = range.count
+                        if !toTunnel.append(packet) { pool.release(packet.buffer) }
+                        continue
+                    case .control, .consumed, .drop:
+                        pool.release(packet.buffer)
+                        continue
+                    }
+                    guard linkPeer != nil else {
+                        ioCounters.drops["link without peer", default: 0] += 1
+                        pool.release(packet.buffer)
+                        continue
+                    }
+                }
+                // The core wants the packet 16 bytes into its buffer and room for the tag after.
+                let start = frame.lowerBound - WireGuard.transportHeaderLength
+                let region = UnsafeMutableRawBufferPointer(rebasing: slot[start...])
+                let result = if let linkPeer {
+                    device.encapsulate(packetLength: frame.count, in: region, for: linkPeer, now: now) { output in
+                        self.handle(output, into: &outgoing, pool: pool, events: &events)
+                    }
+                } else {
+                    device.encapsulate(packetLength: frame.count, in: region, now: now) { output in
+                        self.handle(output, into: &outgoing, pool: pool, events: &events)
+                    }
+                }
+                switch result {
+                case .writeToNetwork(let range, let endpoint):
+                    packet.offset = start + range.lowerBound
+                    packet.length = range.count
+                    packet.endpoint = endpoint
+                    if !outgoing.append(packet) { pool.release(packet.buffer) }
+                case .staged, .drop:
+                    pool.release(packet.buffer)
+                }
+            }
+        }
+        work.removeAll()
+        if !toTunnel.isEmpty {
+            do { try tunWriter.send(&toTunnel) } catch {
+                lock.withLock { _ in ioCounters.drops["tun write error", default: 0] += 1 }
+            }
+            toTunnel.releaseAll(to: pool)
+        }
+        send(&outgoing, with: sender, pool: pool)
+        deliver(&events)
     }
 
     // MARK: Receive: UDP → decrypt → TUN
 
-    private func receiveLoop<Reader: PacketIO, Writer: PacketIO>(reader: Reader, tunWriter: Writer, pool: BufferPool) {
+    private func receiveLoop<Reader: PacketIO, Writer: PacketIO>(reader: Reader, tunWriter: Writer, superWriter: Writer?,
+                                                                 pool: BufferPool) {
         var incoming = PacketBatch(capacity: options.batchSize)
         var toTunnel = PacketBatch(capacity: options.batchSize)
+        // With TUN offloads, TCP segments for the TUN are merged into super-packets (GRO).
+        var coalescer = TCPCoalescer(capacity: options.batchSize)
+        var writes = PacketBatch(capacity: options.batchSize)
         // Handshake answers, cookie replies and packets that waited for the new session.
         var toNetwork = PacketBatch(capacity: options.batchSize * 2 + WireGuard.maxStagedPackets)
         var events: [Event] = []
@@ -349,7 +452,16 @@ public final class WireGuardEngine: @unchecked Sendable {
                 }
             }
             incoming.removeAll()
-            if !toTunnel.isEmpty {
+            if let superWriter, toTunnel.count > 1 {
+                for i in 0..<toTunnel.count { coalescer.add(toTunnel[i], pool: pool, coalescingPool: superWriter.pool) }
+                toTunnel.removeAll()
+                var failed = false
+                coalescer.drain(pool: pool, coalescingPool: superWriter.pool, into: &writes) { batch, merged in
+                    do { try (merged ? superWriter : tunWriter).send(&batch) } catch { failed = true }
+                    batch.releaseAll(to: merged ? superWriter.pool : pool)
+                }
+                if failed { lock.withLock { _ in ioCounters.drops["tun write error", default: 0] += 1 } }
+            } else if !toTunnel.isEmpty {
                 do { try tunWriter.send(&toTunnel) } catch {
                     lock.withLock { _ in ioCounters.drops["tun write error", default: 0] += 1 }
                 }
