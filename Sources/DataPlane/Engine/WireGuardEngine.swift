@@ -118,7 +118,7 @@ public final class WireGuardEngine: @unchecked Sendable {
         device = WireGuard.Device(privateKey: PrivateKey(),
                                   configuration: WireGuard.DeviceConfiguration(mtu: options.mtu),
                                   wallClock: wallClock)
-        socket = try Self.bind(port: 0, bufferBytes: options.socketBufferBytes)
+        socket = try Self.bind(port: 0, bufferBytes: options.socketBufferBytes, coalescing: options.offloads)
         try start()
     }
 
@@ -132,9 +132,10 @@ public final class WireGuardEngine: @unchecked Sendable {
 
     // MARK: Life cycle
 
-    private static func bind(port: UInt16, bufferBytes: Int) throws(EngineError) -> UDPSocket {
+    private static func bind(port: UInt16, bufferBytes: Int, coalescing: Bool) throws(EngineError) -> UDPSocket {
         do {
-            return try UDPSocket(.init(port: port, receiveBufferBytes: bufferBytes, sendBufferBytes: bufferBytes))
+            return try UDPSocket(.init(port: port, receiveBufferBytes: bufferBytes, sendBufferBytes: bufferBytes,
+                                       receiveCoalescing: coalescing))
         } catch {
             if case .system(_, let errno) = error, errno == .addressInUse { throw .portInUse(port) }
             throw .udp(port, error)
@@ -173,9 +174,11 @@ public final class WireGuardEngine: @unchecked Sendable {
             backendNote += "; no TUN offloads (kernel refused IFF_VNET_HDR)"
         }
         if socket.offloads.contains(.segmentation) { backendNote += "; UDP GSO" }
+        if socket.offloads.contains(.receiveCoalescing) { backendNote += "; UDP GRO" }
         running.store(true, ordering: .releasing)
         let socket = self.socket
         let superPackets = tun.hasVirtioNetHeader
+        let superDatagrams = socket.offloads.contains(.receiveCoalescing)
         // Each direction builds its drivers on its own thread (rings belong to the thread that
         // enables them), with its own pools: wire-size slots, and 64 KiB slots for TSO/GRO
         // super-packets when the TUN has offloads.
@@ -197,11 +200,15 @@ public final class WireGuardEngine: @unchecked Sendable {
             }
         })
         threads.append(OSThread(name: "weft-rx") { [unowned self] in
-            let pool = BufferPool(capacity: options.buffersPerDirection)
+            // With UDP GRO the kernel hands over trains of datagrams of up to 64 KiB, decrypted
+            // in place where they landed: receive slots are 64 KiB then.
+            let pool = superDatagrams ? BufferPool(capacity: options.coalescingBuffers, layout: .coalescing)
+                                      : BufferPool(capacity: options.buffersPerDirection)
             let superPool = superPackets ? BufferPool(capacity: options.coalescingBuffers, layout: .coalescing) : nil
             do throws(IOBackendError) {
                 if useRing {
-                    receiveLoop(reader: try UDPRingIO(socket: socket, pool: pool, receiveBuffers: pool.capacity / 2),
+                    receiveLoop(reader: try UDPRingIO(socket: socket, pool: pool,
+                                                      receiveBuffers: pool.capacity * (superDatagrams ? 3 : 2) / 4),
                                 tunWriter: try TUNRingIO(device: tun, pool: pool, receiveBuffers: 1),
                                 superWriter: try superPool.map { pool throws(IOBackendError) in
                                     try TUNRingIO(device: tun, pool: pool, receiveBuffers: 1)
@@ -497,7 +504,23 @@ public final class WireGuardEngine: @unchecked Sendable {
                 pool.release(packet.buffer)
                 return
             }
-            sealAndQueue(packet.buffer, frame: range, for: outgoingPeer, pool: pool, now: now, into: &toNetwork, events: &events)
+            var buffer = packet.buffer
+            var frame = range
+            if packet.flags.contains(.sharedBuffer) {
+                // One datagram of a GRO train: sealing writes a header before the frame and a
+                // tag after it, over its neighbours' bytes. Move it to a slot of its own.
+                guard let own = pool.take() else {
+                    ioCounters.drops["no buffer for transit packet", default: 0] += 1
+                    pool.release(packet.buffer)
+                    return
+                }
+                let start = pool.layout.headroom
+                (pool.address(of: own) + start).copyMemory(from: pool.address(of: buffer) + range.lowerBound, byteCount: range.count)
+                pool.release(buffer)
+                buffer = own
+                frame = start ..< start + range.count
+            }
+            sealAndQueue(buffer, frame: frame, for: outgoingPeer, pool: pool, now: now, into: &toNetwork, events: &events)
         case .control(let link, let range):
             guard let controlPlane else {
                 ioCounters.drops["routing protocol packet (no routing protocol running)", default: 0] += 1
@@ -767,7 +790,7 @@ public final class WireGuardEngine: @unchecked Sendable {
 
     /// A new listen port means a new socket: the data path restarts around it.
     private func rebind(port: UInt16) throws(EngineError) {
-        let newSocket = try Self.bind(port: port, bufferBytes: options.socketBufferBytes)
+        let newSocket = try Self.bind(port: port, bufferBytes: options.socketBufferBytes, coalescing: options.offloads)
         stop()
         socket = newSocket
         if fwmark != 0 { try lock.withLock { _ throws(EngineError) in try setFirewallMark(fwmark) } }
