@@ -248,6 +248,7 @@ public final class WireGuardEngine: @unchecked Sendable {
         var outgoing = PacketBatch(capacity: work.capacity * 2)
         // Overlay mode: ICMP errors and the like go back to the local host.
         var toTunnel = PacketBatch(capacity: work.capacity)
+        var seals = CryptoJobs<WireGuard.SealJob>(capacity: work.capacity)
         var events: [Event] = []
         events.reserveCapacity(8)
         while running.load(ordering: .relaxed) {
@@ -266,7 +267,7 @@ public final class WireGuardEngine: @unchecked Sendable {
             guard received > 0 else { continue }
             if !segmenting {
                 swap(&incoming, &work)
-                sealBatch(&work, outgoing: &outgoing, toTunnel: &toTunnel, tunWriter: tunWriter, sender: sender,
+                sealBatch(&work, outgoing: &outgoing, toTunnel: &toTunnel, seals: &seals, tunWriter: tunWriter, sender: sender,
                           pool: pool, events: &events)
                 continue
             }
@@ -276,14 +277,14 @@ public final class WireGuardEngine: @unchecked Sendable {
                 segment(superPacket, from: reader.pool, into: &work, pool: pool, failures: &failures)
                 reader.pool.release(superPacket.buffer)
                 if work.count >= options.batchSize {
-                    sealBatch(&work, outgoing: &outgoing, toTunnel: &toTunnel, tunWriter: tunWriter, sender: sender,
+                    sealBatch(&work, outgoing: &outgoing, toTunnel: &toTunnel, seals: &seals, tunWriter: tunWriter, sender: sender,
                               pool: pool, events: &events)
                 }
             }
             incoming.removeAll()
             if failures.any { lock.withLock { _ in failures.count(into: &ioCounters) } }
             if !work.isEmpty {
-                sealBatch(&work, outgoing: &outgoing, toTunnel: &toTunnel, tunWriter: tunWriter, sender: sender,
+                sealBatch(&work, outgoing: &outgoing, toTunnel: &toTunnel, seals: &seals, tunWriter: tunWriter, sender: sender,
                           pool: pool, events: &events)
             }
         }
@@ -331,8 +332,8 @@ public final class WireGuardEngine: @unchecked Sendable {
 
     /// Seals a batch of wire-size packets from the TUN (under the lock, once) and sends them.
     private func sealBatch<Sender: PacketIO, TUNWriter: PacketIO>(
-        _ work: inout PacketBatch, outgoing: inout PacketBatch, toTunnel: inout PacketBatch, tunWriter: TUNWriter,
-        sender: Sender, pool: BufferPool, events: inout [Event]
+        _ work: inout PacketBatch, outgoing: inout PacketBatch, toTunnel: inout PacketBatch, seals: inout CryptoJobs<WireGuard.SealJob>,
+        tunWriter: TUNWriter, sender: Sender, pool: BufferPool, events: inout [Event]
     ) {
         let now = MonotonicClock.now()
         lock.withLock { _ in
@@ -374,27 +375,30 @@ public final class WireGuardEngine: @unchecked Sendable {
                 // The core wants the packet 16 bytes into its buffer and room for the tag after.
                 let start = frame.lowerBound - WireGuard.transportHeaderLength
                 let region = UnsafeMutableRawBufferPointer(rebasing: slot[start...])
-                let result = if let linkPeer {
-                    device.encapsulate(packetLength: frame.count, in: region, for: linkPeer, now: now) { output in
-                        self.handle(output, into: &outgoing, pool: pool, events: &events)
-                    }
-                } else {
-                    device.encapsulate(packetLength: frame.count, in: region, now: now) { output in
-                        self.handle(output, into: &outgoing, pool: pool, events: &events)
-                    }
+                var job = WireGuard.SealJob()
+                let result = device.encapsulate(packetLength: frame.count, in: region, for: linkPeer, now: now,
+                                                deferringSealTo: &job) { output in
+                    self.handle(output, into: &outgoing, pool: pool, events: &events)
                 }
                 switch result {
                 case .writeToNetwork(let range, let endpoint):
                     packet.offset = start + range.lowerBound
                     packet.length = range.count
                     packet.endpoint = endpoint
-                    if !outgoing.append(packet) { pool.release(packet.buffer) }
+                    if outgoing.append(packet) {
+                        seals.append(job, for: outgoing.count - 1)
+                    } else {
+                        pool.release(packet.buffer)
+                    }
                 case .staged, .drop:
                     pool.release(packet.buffer)
                 }
             }
         }
         work.removeAll()
+        // The AEAD, without the lock: the receive thread may take it meanwhile.
+        seals.run { index, job in job.seal(pool.payload(of: outgoing[index])) }
+        seals.removeAll()
         if !toTunnel.isEmpty {
             do { try tunWriter.send(&toTunnel) } catch {
                 lock.withLock { _ in ioCounters.drops["tun write error", default: 0] += 1 }
@@ -414,6 +418,11 @@ public final class WireGuardEngine: @unchecked Sendable {
         // With TUN offloads, TCP segments for the TUN are merged into super-packets (GRO).
         var coalescer = TCPCoalescer(capacity: options.batchSize)
         var writes = PacketBatch(capacity: options.batchSize)
+        // Per received packet: its result, or whether its AEAD job opened it.
+        var opens = CryptoJobs<WireGuard.OpenJob>(capacity: options.batchSize)
+        let results = UnsafeMutablePointer<ReceiveStep>.allocate(capacity: options.batchSize)
+        results.initialize(repeating: .opened(false), count: options.batchSize)
+        defer { results.deallocate() }
         // Handshake answers, cookie replies and packets that waited for the new session.
         var toNetwork = PacketBatch(capacity: options.batchSize * 2 + WireGuard.maxStagedPackets)
         var events: [Event] = []
@@ -434,10 +443,38 @@ public final class WireGuardEngine: @unchecked Sendable {
                 for i in 0..<incoming.count where pool.payload(of: incoming[i]).first == 1 { initiations += 1 }
                 device.isUnderLoad = initiations >= options.batchSize / 4
                 for i in 0..<incoming.count {
+                    let packet = incoming[i]
+                    let step = device.beginDecapsulation(pool.payload(of: packet), from: packet.endpoint, now: now) { output in
+                        self.handle(output, into: &toNetwork, pool: pool, events: &events)
+                    }
+                    switch step {
+                    case .open(let job): opens.append(job, for: i)
+                    case .finished(let result): results[i] = .finished(result)
+                    }
+                }
+            }
+            // The AEAD, without the lock: the transmit thread may take it meanwhile.
+            opens.run { index, job in
+                let packet = incoming[index]
+                let opened = job.open(pool.payload(of: packet))
+                results[index] = .opened(opened)
+            }
+            lock.withLock { _ in
+                var nextJob = 0
+                for i in 0..<incoming.count {
                     var packet = incoming[i]
                     let datagram = pool.payload(of: packet)
-                    let result = device.decapsulate(datagram, from: packet.endpoint, now: now) { output in
-                        self.handle(output, into: &toNetwork, pool: pool, events: &events)
+                    var result: WireGuard.DecapsulateResult
+                    switch results[i] {
+                    case .finished(let finished):
+                        result = finished
+                    case .opened(let opened):
+                        let job = opens.job(at: nextJob)
+                        nextJob += 1
+                        result = device.finishDecapsulation(datagram, job: job, opened: opened, from: packet.endpoint,
+                                                            now: now) { output in
+                            self.handle(output, into: &toNetwork, pool: pool, events: &events)
+                        }
                     }
                     switch result {
                     case .writeToTunnel(let range, let peer):
@@ -458,6 +495,7 @@ public final class WireGuardEngine: @unchecked Sendable {
                     }
                 }
             }
+            opens.removeAll()
             incoming.removeAll()
             if let superWriter, toTunnel.count > 1 {
                 for i in 0..<toTunnel.count { coalescer.add(toTunnel[i], pool: pool, coalescingPool: superWriter.pool) }

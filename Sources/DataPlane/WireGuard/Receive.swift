@@ -15,12 +15,35 @@ extension WireGuard.Device {
     /// endpoint follows it when the datagram authenticates (§2.1).
     public func decapsulate(_ datagram: UnsafeMutableRawBufferPointer, from source: Endpoint, now: WireGuard.Instant,
                             output: OutputHandler) -> WireGuard.DecapsulateResult {
-        guard let type = WireGuard.MessageType(of: UnsafeRawBufferPointer(datagram)) else {
-            return .drop(count(datagram.count < WireGuard.messageTypeLength ? .malformed : .unknownMessageType))
+        switch beginDecapsulation(datagram, from: source, now: now, output: output) {
+        case .finished(let result):
+            return result
+        case .open(var job):
+            let opened = job.open(datagram)
+            return finishDecapsulation(datagram, job: job, opened: opened, from: source, now: now, output: output)
         }
+    }
+
+    /// `decapsulate` in three steps, so that the AEAD can run outside whatever lock guards the
+    /// device: this one (under the lock) handles everything but transport data, which it
+    /// pre-checks (index, session, replay) and returns as a job; `OpenJob.open` (no lock)
+    /// authenticates and decrypts; `finishDecapsulation` (under the lock) accepts the counter
+    /// and does what an authentic message causes.
+    public func beginDecapsulation(_ datagram: UnsafeMutableRawBufferPointer, from source: Endpoint,
+                                   now: WireGuard.Instant, output: OutputHandler) -> WireGuard.DecapsulationStep {
+        guard let type = WireGuard.MessageType(of: UnsafeRawBufferPointer(datagram)) else {
+            return .finished(.drop(count(datagram.count < WireGuard.messageTypeLength ? .malformed : .unknownMessageType)))
+        }
+        if type == .transportData { return beginTransportData(datagram, now: now) }
+        return .finished(receiveHandshakeMessage(type, datagram, from: source, now: now, output: output))
+    }
+
+    private func receiveHandshakeMessage(_ type: WireGuard.MessageType, _ datagram: UnsafeMutableRawBufferPointer,
+                                         from source: Endpoint, now: WireGuard.Instant,
+                                         output: OutputHandler) -> WireGuard.DecapsulateResult {
         switch type {
         case .transportData:
-            return receiveTransportData(datagram, from: source, now: now, output: output)
+            preconditionFailure("transport data is received through beginTransportData")
         case .handshakeInitiation:
             guard let message = WireGuard.HandshakeInitiationMessage(parsing: datagram) else {
                 return .drop(count(.malformed))
@@ -37,25 +60,33 @@ extension WireGuard.Device {
         }
     }
 
-    private func receiveTransportData(_ datagram: UnsafeMutableRawBufferPointer, from source: Endpoint,
-                                      now: WireGuard.Instant, output: OutputHandler) -> WireGuard.DecapsulateResult {
-        guard let message = WireGuard.TransportDataMessage(parsing: datagram) else { return .drop(count(.malformed)) }
+    private func beginTransportData(_ datagram: UnsafeMutableRawBufferPointer,
+                                    now: WireGuard.Instant) -> WireGuard.DecapsulationStep {
+        guard let message = WireGuard.TransportDataMessage(parsing: datagram) else { return .finished(.drop(count(.malformed))) }
         guard let entry = indexTable.lookup(message.receiverIndex), let keypair = entry.keypair,
-              let peer = peer(entry.peer) else { return .drop(count(.unknownIndex)) }
+              peer(entry.peer) != nil else { return .finished(.drop(count(.unknownIndex))) }
         guard keypair.canReceive(now: now), !keypair.replayWindow.isExhausted else {
             keypair.receivingIsValid = false
-            return .drop(count(.expiredSession))
+            return .finished(.drop(count(.expiredSession)))
         }
         let counter = message.counter
         // Cheap replay check first; the window only moves after authentication.
-        guard keypair.replayWindow.wouldAccept(counter) else { return .drop(count(.replay)) }
-        let payload = message.ciphertext
-        let opened = keypair.withReceivingKey { key in
-            ChaChaPoly.openInPlace(payload, tag: UnsafeRawBufferPointer(message.tag), additionalData: WireGuard.Noise.empty,
-                                   counter: counter, key: key)
-        }
+        guard keypair.replayWindow.wouldAccept(counter) else { return .finished(.drop(count(.replay))) }
+        return .open(WireGuard.OpenJob(key: keypair.withReceivingKey { WireGuard.KeyCopy($0) }, counter: counter,
+                                       keypair: keypair, peer: entry.peer))
+    }
+
+    /// The last step of `decapsulate` for transport data (see `beginDecapsulation`): `opened`
+    /// is what `job.open(datagram)` returned.
+    public func finishDecapsulation(_ datagram: UnsafeMutableRawBufferPointer, job: WireGuard.OpenJob, opened: Bool,
+                                    from source: Endpoint, now: WireGuard.Instant,
+                                    output: OutputHandler) -> WireGuard.DecapsulateResult {
         guard opened else { return .drop(count(.decryptionFailed)) }
-        guard keypair.replayWindow.accept(counter) else { return .drop(count(.replay)) }
+        let keypair = job.keypair
+        // The session may have been replaced or wiped while the AEAD ran without the lock.
+        guard let peer = peer(job.peer), keypair.canReceive(now: now) else { return .drop(count(.expiredSession)) }
+        guard keypair.replayWindow.accept(job.counter) else { return .drop(count(.replay)) }
+        let payload = WireGuard.TransportDataMessage(parsing: datagram)!.ciphertext
 
         // The message is authentic: the peer is at `source` now (§2.1) ...
         updateEndpoint(of: peer, to: source, output: output)

@@ -45,8 +45,39 @@ extension WireGuard.Device {
         return encapsulate(packetLength: packetLength, in: buffer, peer: peer, now: now, output: output)
     }
 
+    /// Like the variants above, but leaves the encryption to the caller so that it can run
+    /// outside whatever lock guards the device: on `.writeToNetwork` the header and padding
+    /// are written and `job` holds the key and counter; call `job.seal` on the message before
+    /// sending it. `peer` nil routes by the packet's destination.
+    public func encapsulate(packetLength: Int, in buffer: UnsafeMutableRawBufferPointer, for id: WireGuard.PeerID?,
+                            now: WireGuard.Instant, deferringSealTo job: inout WireGuard.SealJob,
+                            output: OutputHandler) -> WireGuard.EncapsulateResult<Endpoint> {
+        let found: WireGuard.Peer<Endpoint>?
+        if let id {
+            found = peer(id)
+        } else {
+            guard packetLength >= 0, buffer.count >= WireGuard.transportHeaderLength + packetLength else {
+                return .drop(count(.bufferTooSmall))
+            }
+            found = allowedIPs.lookup(packetDestination: buffer.packet(afterTransportHeader: packetLength)).flatMap { peer($0) }
+        }
+        guard let found else { return .drop(count(.noRoute)) }
+        var deferred: WireGuard.SealJob? = WireGuard.SealJob()
+        let result = encapsulate(packetLength: packetLength, in: buffer, peer: found, now: now, deferTo: &deferred,
+                                 output: output)
+        job = deferred.unsafelyUnwrapped
+        return result
+    }
+
     private func encapsulate(packetLength: Int, in buffer: UnsafeMutableRawBufferPointer, peer: WireGuard.Peer<Endpoint>,
                              now: WireGuard.Instant, output: OutputHandler) -> WireGuard.EncapsulateResult<Endpoint> {
+        var job: WireGuard.SealJob? = nil
+        return encapsulate(packetLength: packetLength, in: buffer, peer: peer, now: now, deferTo: &job, output: output)
+    }
+
+    private func encapsulate(packetLength: Int, in buffer: UnsafeMutableRawBufferPointer, peer: WireGuard.Peer<Endpoint>,
+                             now: WireGuard.Instant, deferTo job: inout WireGuard.SealJob?,
+                             output: OutputHandler) -> WireGuard.EncapsulateResult<Endpoint> {
         let messageLength = bufferCapacity(forPacketLength: packetLength)
         guard packetLength >= 0, buffer.count >= messageLength else { return .drop(count(.bufferTooSmall)) }
         guard let endpoint = peer.endpoint else { return .drop(count(.noEndpoint)) }
@@ -63,7 +94,12 @@ extension WireGuard.Device {
             return .staged
         }
         let message = UnsafeMutableRawBufferPointer(rebasing: buffer[0 ..< messageLength])
-        seal(message, packetLength: packetLength, with: keypair)
+        if job != nil {
+            job!.counter = prepareSeal(message, packetLength: packetLength, with: keypair)
+            job!.key = keypair.withSendingKey { WireGuard.KeyCopy($0) }
+        } else {
+            seal(message, packetLength: packetLength, with: keypair)
+        }
         peer.statistics.sentPackets += 1
         peer.statistics.sentBytes += UInt64(messageLength)
         dataMessagesSent(to: peer, includingData: packetLength > 0, now: now, output: output)
@@ -94,19 +130,29 @@ extension WireGuard.Device {
     /// Writes header, padding and tag around the packet at `message[16...]` and encrypts in
     /// place with the next counter: msg.packet = AEAD(T_send, counter, P || padding, ε).
     private func seal(_ message: UnsafeMutableRawBufferPointer, packetLength: Int, with keypair: WireGuard.Keypair) {
+        let counter = prepareSeal(message, packetLength: packetLength, with: keypair)
+        let transport = WireGuard.TransportDataMessage(parsing: message)!
+        let payload = transport.ciphertext
+        keypair.withSendingKey { key in
+            ChaChaPoly.sealInPlace(payload, tag: transport.tag, additionalData: WireGuard.Noise.empty,
+                                   counter: counter, key: key)
+        }
+    }
+
+    /// Reserves the next counter and writes the header and the zero padding around the packet
+    /// at `message[16...]`; returns the counter. What remains is the AEAD.
+    private func prepareSeal(_ message: UnsafeMutableRawBufferPointer, packetLength: Int,
+                             with keypair: WireGuard.Keypair) -> UInt64 {
         let counter = keypair.sendingCounter
         keypair.sendingCounter += 1
         let transport = WireGuard.TransportDataMessage(initializingHeaderOf: message, receiverIndex: keypair.remoteIndex,
-                                             counter: counter)
+                                                       counter: counter)
         let payload = transport.ciphertext
         if payload.count > packetLength {
             let padding = UnsafeMutableRawBufferPointer(rebasing: payload[packetLength...])
             _ = padding.initializeMemory(as: UInt8.self, repeating: 0)
         }
-        keypair.withSendingKey { key in
-            ChaChaPoly.sealInPlace(payload, tag: transport.tag, additionalData: WireGuard.Noise.empty,
-                                   counter: counter, key: key)
-        }
+        return counter
     }
 
     /// Timer and rekey bookkeeping after transport messages went out (kernel:
