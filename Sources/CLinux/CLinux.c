@@ -147,3 +147,35 @@ void clinux_set_thread_name(const char *name) {
 int clinux_spawn_add_closefrom(posix_spawn_file_actions_t *actions, int lowfd) {
     return posix_spawn_file_actions_addclosefrom_np(actions, lowfd);
 }
+
+// MARK: Events (futex)
+
+#include <linux/futex.h>
+#include <sys/syscall.h>
+
+uint32_t clinux_event_load(const clinux_event *event) {
+    return __atomic_load_n(&event->value, __ATOMIC_ACQUIRE);
+}
+
+void clinux_event_post(clinux_event *event) {
+    __atomic_add_fetch(&event->value, 1, __ATOMIC_RELEASE);
+    syscall(SYS_futex, &event->value, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+uint32_t clinux_event_wait(clinux_event *event, uint32_t seen) {
+    // A batch's crypto takes tens of microseconds: spin a little first, then sleep.
+    for (int i = 0; i < 2000; i++) {
+        uint32_t now = __atomic_load_n(&event->value, __ATOMIC_ACQUIRE);
+        if (now != seen) return now;
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#elif defined(__aarch64__)
+        __asm__ volatile("yield");
+#endif
+    }
+    for (;;) {
+        uint32_t now = __atomic_load_n(&event->value, __ATOMIC_ACQUIRE);
+        if (now != seen) return now;
+        syscall(SYS_futex, &event->value, FUTEX_WAIT_PRIVATE, seen, NULL, NULL, 0);
+    }
+}

@@ -22,6 +22,12 @@ struct Up: ParsableCommand {
     @Option(help: "MTU of the new interface (wg-quick sets its own).")
     var mtu: Int = 1420
 
+    @Option(help: "Threads per direction that share each batch's encryption/decryption, 0 or 1 (default: 1 from 4 cores up).")
+    var cryptoWorkers: Int = WireGuardEngine.Options.defaultCryptoWorkers
+
+    @Flag(inversion: .prefixedNo, help: "TUN offloads (TSO/USO segmentation, TCP coalescing) and UDP GRO.")
+    var offloads = true
+
     @Option(help: "Run an overlay node from its configuration file (see `weft check`) instead of a bare interface.")
     var config: String?
 
@@ -38,6 +44,7 @@ struct Up: ParsableCommand {
             throw ValidationError("'\(interfaceName)' is not a valid interface name (1–15 characters, no '/' or spaces)")
         }
         guard (576...65535).contains(mtu) else { throw ValidationError("MTU \(mtu) is out of range (576–65535)") }
+        guard (0...1).contains(cryptoWorkers) else { throw ValidationError("--crypto-workers must be 0 or 1") }
     }
 
     func run() throws {
@@ -47,7 +54,8 @@ struct Up: ParsableCommand {
             return
         }
         if !wantsForeground {
-            let arguments = ["up", "--foreground", "--backend", backend.rawValue, "--mtu", "\(mtu)", interfaceName]
+            let arguments = ["up", "--foreground", "--backend", backend.rawValue, "--mtu", "\(mtu)",
+                             "--crypto-workers", "\(cryptoWorkers)", offloads ? "--offloads" : "--no-offloads", interfaceName]
             if let failure = Daemon.spawnAndWait(arguments: arguments) {
                 throw UpError(message: failure.trimmingCharacters(in: "\n"))
             }
@@ -56,7 +64,8 @@ struct Up: ParsableCommand {
         InterfaceDaemon.blockTerminationSignals()
         let daemon: InterfaceDaemon
         do {
-            daemon = try InterfaceDaemon(options: .init(interfaceName: interfaceName, mtu: mtu, backend: backend))
+            daemon = try InterfaceDaemon(options: .init(interfaceName: interfaceName, mtu: mtu, backend: backend,
+                                                        offloads: offloads, cryptoWorkers: cryptoWorkers))
         } catch {
             let message = "\(interfaceName): \(error)"
             Daemon.reportToParent(error: message)

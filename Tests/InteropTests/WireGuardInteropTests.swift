@@ -66,6 +66,44 @@ struct WireGuardInteropTests {
         #expect(watched.contains("/s)"), "rates per second expected in --watch output")
     }
 
+    /// The data path in each of its shapes, Weft to Weft under a TCP stream and a UDP flood: TUN
+    /// offloads with TSO/GRO (the default), without them, and with a crypto worker per direction.
+    @Test("iperf3 TCP and UDP Weft↔Weft with offloads on, off, and with crypto workers", arguments: [
+        [String](), ["--no-offloads"], ["--crypto-workers", "1"],
+    ])
+    func dataPathVariants(options: [String]) throws {
+        guard Lab.which("iperf3") else { Issue.record("iperf3 missing: run scripts/setup"); return }
+        let lab = Lab()
+        defer { lab.cleanUp() }
+        let pair = try WireGuardPair(lab: lab, .weft, .weft, weftOptions: options)
+        let shown = try pair.weftShow(pair.a)["backend"] as? String ?? ""
+        if options.isEmpty {
+            #expect(shown.contains("TUN offloads tso4,tso6") && shown.contains("UDP GSO") && shown.contains("UDP GRO"), "\(shown)")
+        } else if options == ["--no-offloads"] {
+            #expect(!shown.contains("TUN offloads") && !shown.contains("UDP GRO"), "\(shown)")
+        } else {
+            #expect(shown.contains("crypto workers 1"), "\(shown)")
+        }
+        #expect(pair.ping(from: pair.a, to: pair.b.overlay4))
+        for (protocolArguments, label) in [([String](), "TCP"), (["-u", "-b", "300M", "-l", "1400"], "UDP")] {
+            let server = try lab.spawn(in: pair.b.namespace, ["iperf3", "-s", "-1", "-B", pair.b.overlay4])
+            _ = server
+            usleep(300_000)
+            let output = try lab.exec(in: pair.a.namespace, ["iperf3", "-c", pair.b.overlay4, "-t", "2", "-J"] + protocolArguments,
+                                      timeout: 30)
+            let json = try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any]
+            let end = json?["end"] as? [String: Any]
+            let summary = (end?["sum_received"] as? [String: Any]) ?? (end?["sum"] as? [String: Any])
+            let received = summary?["bits_per_second"] as? Double ?? 0
+            print("iperf3 \(label) weft → weft \(options): \(String(format: "%.0f", received / 1e6)) Mbit/s (debug build)")
+            #expect(received > 0, "\(label) \(options)")
+        }
+        // Both directions still work after the load, in both address families.
+        #expect(pair.ping(from: pair.b, to: pair.a.overlay6))
+        let drops = (try pair.weftShow(pair.b)["drops"] as? [String: Any]) ?? [:]
+        #expect(drops.keys.filter { $0.contains("offload") }.isEmpty, "\(drops)")
+    }
+
     /// Side b moves to a new underlay address and speaks first; side a must take the endpoint from
     /// the latest authenticated packet (whitepaper §2.1). (Debian's wireguard-go as the *moving*
     /// side keeps sending from its cached, now-gone source address, so Weft moves instead.)

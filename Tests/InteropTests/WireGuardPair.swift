@@ -32,18 +32,21 @@ final class WireGuardPair {
 
     /// Weft's I/O backend for Weft sides: io_uring where available, or plain batched syscalls.
     let backend: String
+    /// More `weft up` options for Weft sides (offloads, crypto workers).
+    let weftOptions: [String]
 
     init(lab: Lab, _ implementationA: Implementation, _ implementationB: Implementation,
-         keepalive: Int? = nil, backend: String = "automatic") throws {
+         keepalive: Int? = nil, backend: String = "automatic", weftOptions: [String] = []) throws {
         self.backend = backend
+        self.weftOptions = weftOptions
         self.lab = lab
         subnet = Int(getpid() % 200) + 1
         let nsA = try lab.makeNamespace(), nsB = try lab.makeNamespace()
         try lab.link(nsA, "198.18.\(subnet).1/24", nsB, "198.18.\(subnet).2/24")
         a = try Self.makeSide(lab, nsA, implementationA, underlay: "198.18.\(subnet).1", host: 1, subnet: subnet,
-                              port: 51820, backend: backend)
+                              port: 51820, backend: backend, weftOptions: weftOptions)
         b = try Self.makeSide(lab, nsB, implementationB, underlay: "198.18.\(subnet).2", host: 2, subnet: subnet,
-                              port: 51821, backend: backend)
+                              port: 51821, backend: backend, weftOptions: weftOptions)
         try configure(a, peer: b, keepalive: keepalive)
         try configure(b, peer: a, keepalive: nil)
         for side in [a, b] {
@@ -54,7 +57,8 @@ final class WireGuardPair {
     }
 
     private static func makeSide(_ lab: Lab, _ namespace: String, _ implementation: Implementation,
-                                 underlay: String, host: Int, subnet: Int, port: Int, backend: String) throws -> Side {
+                                 underlay: String, host: Int, subnet: Int, port: Int, backend: String,
+                                 weftOptions: [String]) throws -> Side {
         let interface = Lab.uniqueInterfaceName(implementation == .weft ? "wft" : "wgo")
         let keyFile = NSTemporaryDirectory() + "\(interface).key"
         let privateKey = try Lab.run(["wg", "genkey"])
@@ -63,16 +67,17 @@ final class WireGuardPair {
         var side = Side(namespace: namespace, interface: interface, implementation: implementation,
                         privateKeyFile: keyFile, publicKey: publicKey, underlay: underlay,
                         overlay4: "100.64.\(subnet).\(host)", overlay6: "fd00::\(subnet):\(host)", port: port, process: nil)
-        side.process = try start(lab, side, backend: backend)
+        side.process = try start(lab, side, backend: backend, weftOptions: weftOptions)
         return side
     }
 
     /// Starts the implementation in the foreground (so we own its PID) and waits for its socket.
-    static func start(_ lab: Lab, _ side: Side, backend: String = "automatic") throws -> Child {
+    static func start(_ lab: Lab, _ side: Side, backend: String = "automatic", weftOptions: [String] = []) throws -> Child {
         let process: Child
         switch side.implementation {
         case .weft:
-            process = try lab.spawn(in: side.namespace, [Lab.weftBinary, "up", "--foreground", "--backend", backend, side.interface])
+            process = try lab.spawn(in: side.namespace,
+                                    [Lab.weftBinary, "up", "--foreground", "--backend", backend] + weftOptions + [side.interface])
         case .wireguardGo:
             process = try lab.spawn(in: side.namespace, ["wireguard-go", side.interface],
                                     environment: ["WG_PROCESS_FOREGROUND": "1"])

@@ -103,6 +103,14 @@ int clinux_seccomp_deny_io_uring_setup(int error);
 /// Names the calling thread (at most 15 bytes), as `top -H` and perf show it.
 void clinux_set_thread_name(const char *name);
 
+/// A futex-backed event counter for handing work between two threads without a mutex.
+/// `clinux_event_post` bumps the counter (release) and wakes a waiter; `clinux_event_wait`
+/// returns once the counter differs from `seen` (acquire), spinning briefly before sleeping.
+typedef struct { uint32_t value; uint32_t padding[15]; } clinux_event;  // a cache line of its own
+uint32_t clinux_event_load(const clinux_event *event);
+void clinux_event_post(clinux_event *event);
+uint32_t clinux_event_wait(clinux_event *event, uint32_t seen);
+
 /// Adds "close every descriptor from `lowfd` up" to spawn file actions (glibc's
 /// posix_spawn_file_actions_addclosefrom_np, behind _GNU_SOURCE): a daemon must not keep its
 /// parent's descriptors open, or whoever waits for the parent's pipes never sees them close.
