@@ -13,6 +13,8 @@
 #include <linux/seccomp.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 
 _Static_assert(sizeof(struct clinux_mmsghdr) == sizeof(struct mmsghdr), "mmsghdr layout");
 _Static_assert(offsetof(struct clinux_mmsghdr, msg_len) == offsetof(struct mmsghdr, msg_len),
@@ -146,6 +148,109 @@ void clinux_set_thread_name(const char *name) {
 #include <spawn.h>
 int clinux_spawn_add_closefrom(posix_spawn_file_actions_t *actions, int lowfd) {
     return posix_spawn_file_actions_addclosefrom_np(actions, lowfd);
+}
+
+// OSPF runs directly over IP (RFC 2328 §A.1); there is no <netinet/in.h> name for 89.
+#define CLINUX_IPPROTO_OSPF 89
+
+static int set_int_option(int fd, int level, int name, int value) {
+    return setsockopt(fd, level, name, &value, sizeof value) < 0 ? -errno : 0;
+}
+
+int clinux_ospf_socket_open(const char *ifname, int ifindex, uint32_t address) {
+    if (strlen(ifname) >= IFNAMSIZ) return -ENAMETOOLONG;
+    int fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, CLINUX_IPPROTO_OSPF);
+    if (fd < 0) return -errno;
+    int r = 0;
+    if (setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, ifname, (socklen_t)strlen(ifname)) < 0) r = -errno;
+    struct ip_mreqn outgoing;
+    memset(&outgoing, 0, sizeof outgoing);
+    outgoing.imr_address.s_addr = htonl(address);
+    outgoing.imr_ifindex = ifindex;
+    if (r == 0 && setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &outgoing, sizeof outgoing) < 0) r = -errno;
+    // §A.1: multicast OSPF packets never leave the network (TTL 1); our own must not come
+    // back to us either, or we would see our Hellos as a neighbor's.
+    if (r == 0) r = set_int_option(fd, IPPROTO_IP, IP_MULTICAST_TTL, 1);
+    if (r == 0) r = set_int_option(fd, IPPROTO_IP, IP_MULTICAST_LOOP, 0);
+    if (r == 0) r = set_int_option(fd, IPPROTO_IP, IP_TTL, 1);
+    // §A.1: IP precedence "internetwork control" (TOS 0xC0), as the overlay links send it.
+    if (r == 0) r = set_int_option(fd, IPPROTO_IP, IP_TOS, 0xC0);
+    if (r == 0) r = set_int_option(fd, IPPROTO_IP, IP_PKTINFO, 1);
+    // Otherwise a raw socket receives every group any socket of the host joined.
+    if (r == 0) r = set_int_option(fd, IPPROTO_IP, IP_MULTICAST_ALL, 0);
+    if (r < 0) {
+        close(fd);
+        return r;
+    }
+    return fd;
+}
+
+int clinux_ip_multicast_membership(int fd, int ifindex, uint32_t group, int join) {
+    struct ip_mreqn request;
+    memset(&request, 0, sizeof request);
+    request.imr_multiaddr.s_addr = htonl(group);
+    request.imr_ifindex = ifindex;
+    int name = join ? IP_ADD_MEMBERSHIP : IP_DROP_MEMBERSHIP;
+    return setsockopt(fd, IPPROTO_IP, name, &request, sizeof request) < 0 ? -errno : 0;
+}
+
+long clinux_ospf_receive(int fd, void *buffer, size_t length, int *ifindex, uint32_t *destination) {
+    union {
+        char bytes[CMSG_SPACE(sizeof(struct in_pktinfo))];
+        struct cmsghdr align;
+    } control;
+    struct sockaddr_in from;
+    struct iovec iov = { .iov_base = buffer, .iov_len = length };
+    struct msghdr msg = {
+        .msg_name = &from, .msg_namelen = sizeof from,
+        .msg_iov = &iov, .msg_iovlen = 1,
+        .msg_control = control.bytes, .msg_controllen = sizeof control.bytes,
+    };
+    ssize_t n = recvmsg(fd, &msg, 0);
+    if (n < 0) return -errno;
+    if (msg.msg_flags & MSG_TRUNC) return -EMSGSIZE;
+    *ifindex = -1;
+    *destination = 0;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+            struct in_pktinfo info;
+            memcpy(&info, CMSG_DATA(c), sizeof info);
+            *ifindex = info.ipi_ifindex;
+            *destination = ntohl(info.ipi_addr.s_addr);
+        }
+    }
+    return (long)n;
+}
+
+long clinux_ospf_send(int fd, const void *packet, size_t length, uint32_t destination, int ifindex, uint32_t source) {
+    union {
+        char bytes[CMSG_SPACE(sizeof(struct in_pktinfo))];
+        struct cmsghdr align;
+    } control;
+    memset(&control, 0, sizeof control);
+    struct sockaddr_in to;
+    memset(&to, 0, sizeof to);
+    to.sin_family = AF_INET;
+    to.sin_addr.s_addr = htonl(destination);
+    struct iovec iov = { .iov_base = (void *)packet, .iov_len = length };
+    struct msghdr msg = {
+        .msg_name = &to, .msg_namelen = sizeof to,
+        .msg_iov = &iov, .msg_iovlen = 1,
+        .msg_control = control.bytes, .msg_controllen = sizeof control.bytes,
+    };
+    // The interface's own address as source even when it has several (§A.1: the source of an
+    // OSPF packet is the address of the interface it goes out of).
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = IPPROTO_IP;
+    c->cmsg_type = IP_PKTINFO;
+    c->cmsg_len = CMSG_LEN(sizeof(struct in_pktinfo));
+    struct in_pktinfo info;
+    memset(&info, 0, sizeof info);
+    info.ipi_ifindex = ifindex;
+    info.ipi_spec_dst.s_addr = htonl(source);
+    memcpy(CMSG_DATA(c), &info, sizeof info);
+    ssize_t n = sendmsg(fd, &msg, MSG_DONTWAIT);
+    return n < 0 ? -errno : (long)n;
 }
 
 // MARK: Events (futex)

@@ -217,11 +217,9 @@ extension OSPFRouter {
         interface.designatedRouter = dr
         interface.backupDesignatedRouter = bdr
         let old = interface.state
+        // The state change itself is reported by `interfaceEvent`, the only caller.
         interface.state = dr == interface.address ? .designatedRouter
             : bdr == interface.address ? .backup : .drOther
-        if interface.state != old {
-            actions.append(.interfaceStateChanged(interface: interface.configuration.id, from: old, to: interface.state))
-        }
         if changed || interface.state != old {
             origination.dirty = true
             for neighbor in interface.neighbors where neighbor.state >= .twoWay {

@@ -176,7 +176,8 @@ enum OSPFTable {
         for face in ospf.interfaces {
             lines.append("  \(face.name) (\(face.type.rawValue)) \(face.prefix): \(face.state.rawValue), cost \(face.cost), "
                 + "hello \(face.helloInterval) s, dead \(face.routerDeadInterval) s, MTU \(face.mtu), auth \(face.authentication), "
-                + "\(face.adjacencyCount)/\(face.neighborCount) adjacent")
+                + "\(face.adjacencyCount)/\(face.neighborCount) adjacent"
+                + (face.type == .broadcast ? ", priority \(face.priority), DR \(face.designatedRouter), BDR \(face.backupDesignatedRouter)" : ""))
         }
         lines += ["", "database: \(ospf.database.count) LSAs"]
         for lsa in ospf.database {

@@ -54,6 +54,10 @@ enum NamespaceSyscalls {
     static let cloneNewNet: Int32 = 0x4000_0000
 
     static let unshare: Unshare = unsafeBitCast(dlsym(nil, "unshare"), to: Unshare.self)
+
+    typealias SetNamespace = @convention(c) (Int32, Int32) -> Int32
+
+    static let setns: SetNamespace = unsafeBitCast(dlsym(nil, "setns"), to: SetNamespace.self)
 }
 
 /// A fresh network namespace with `lo` up, and a netlink socket in it.
@@ -86,6 +90,24 @@ final class TestNamespace: Sendable {
                     let namespace = TestNamespace(socket: try NetlinkSocket(), namespaceDescriptor: descriptor)
                     try namespace.socket.setLink(namespace.socket.linkID(named: "lo"), up: true)
                     return namespace
+                })
+            }.start()
+        }
+    }
+
+    /// The namespace as a path ip(8) accepts, e.g. for `ip link set DEV netns PATH`.
+    var path: String { "/proc/\(getpid())/fd/\(namespaceDescriptor)" }
+
+    /// Runs `body` on a new thread inside this namespace: sockets it opens belong to it.
+    func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        let descriptor = namespaceDescriptor
+        return try await withCheckedThrowingContinuation { continuation in
+            Thread {
+                continuation.resume(with: Result {
+                    guard NamespaceSyscalls.setns(descriptor, NamespaceSyscalls.cloneNewNet) == 0 else {
+                        throw Failure(what: "setns", detail: String(cString: strerror(errno)))
+                    }
+                    return try body()
                 })
             }.start()
         }

@@ -323,7 +323,44 @@ struct NodeConfigLANInterfacesTests {
     @Test func lanInterfacesParse() throws {
         let config = try NodeConfig.parse(yaml: NodeConfigErrorTests.config(node: "  lanInterfaces: [eth1, lo]"),
                                           fileName: "site-a.yaml")
-        #expect(config.lanInterfaces == ["eth1", "lo"])
+        #expect(config.lanInterfaces.map(\.name) == ["eth1", "lo"])
+        #expect(config.lanInterfaces.allSatisfy { $0.ospf == nil && $0.cost == LinkConfig.defaultCost })
+    }
+
+    @Test func lanInterfaceWithOSPF() throws {
+        let yaml = NodeConfigErrorTests.config(node: """
+              lanInterfaces:
+                - lo
+                - name: eth1
+                  cost: 20
+                  ospf: {type: broadcast, priority: 0, helloInterval: 1, deadInterval: 4,
+                         auth: {type: hmac-sha256, keyID: 7, key: lan secret}}
+                - {name: eth2, ospf: {}}
+                - {name: eth3, ospf: {type: pointToPoint, helloInterval: 2}}
+            """)
+        let config = try NodeConfig.parse(yaml: yaml, fileName: "site-a.yaml")
+        #expect(config.lanInterfaces.map(\.name) == ["lo", "eth1", "eth2", "eth3"])
+        #expect(config.lanInterfaces[0].ospf == nil)
+        let eth1 = try #require(config.lanInterfaces[1].ospf)
+        #expect(config.lanInterfaces[1].cost == 20)
+        #expect(eth1.type == .broadcast && eth1.priority == 0 && eth1.helloInterval == 1 && eth1.deadInterval == 4)
+        #expect(eth1.authentication == .cryptographic([OSPFAuthenticationKey(keyID: 7, secret: Array("lan secret".utf8))]))
+        // Defaults: broadcast, priority 1, hello 10, dead 4 × hello, no authentication, cost 10.
+        let eth2 = try #require(config.lanInterfaces[2].ospf)
+        #expect(config.lanInterfaces[2].cost == 10)
+        #expect(eth2.type == .broadcast && eth2.priority == 1 && eth2.helloInterval == 10 && eth2.deadInterval == 40)
+        #expect(eth2.authentication == .none)
+        let eth3 = try #require(config.lanInterfaces[3].ospf)
+        #expect(eth3.type == .pointToPoint && eth3.deadInterval == 8)
+        #expect(config.summary.contains("LAN eth1      OSPF broadcast, priority 0, cost 20, hello 1 s, dead 4 s, auth hmac-sha256"))
+        #expect(config.summary.contains("LAN lo        networks advertised as stubs, cost 10"))
+    }
+
+    @Test func singleLANInterfaceMappingNeedsNoList() throws {
+        let config = try NodeConfig.parse(
+            yaml: NodeConfigErrorTests.config(node: "  lanInterfaces: {name: eth1, ospf: {priority: 9}}"), fileName: "site-a.yaml")
+        #expect(config.lanInterfaces.map(\.name) == ["eth1"])
+        #expect(config.lanInterfaces.first?.ospf?.priority == 9)
     }
 
     @Test func duplicateLANInterfaceIsRejected() {

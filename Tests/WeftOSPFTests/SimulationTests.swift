@@ -200,7 +200,22 @@ struct SimulationTests {
                 #expect(views.filter { $0.state == .designatedRouter }.count == 1)
             }
         }
-        // 2. Identical databases: same LSAs by key, sequence number and checksum.
+        // 2. Interface state changes are reported once each: every report is a change, each
+        //    starts where the previous one ended, and the last ends in the current state.
+        for router in 0..<n {
+            let states = Dictionary(uniqueKeysWithValues: network.routers[router].snapshot(now: now).interfaces.map { ($0.id, $0.state) })
+            var current: [OSPFInterfaceID: OSPFInterfaceState] = [:]
+            for change in network.interfaceTransitions[router] {
+                #expect(change.from != change.to, "router \(router) \(change.interface): \(change.from) -> \(change.to) reported")
+                #expect(change.from == current[change.interface] ?? .down,
+                        "router \(router) \(change.interface): \(change.from) -> \(change.to) after \(current[change.interface] ?? .down)")
+                current[change.interface] = change.to
+            }
+            for (interface, state) in states {
+                #expect(current[interface] ?? .down == state, "router \(router) \(interface) is \(state), last reported \(current[interface] ?? .down)")
+            }
+        }
+        // 3. Identical databases: same LSAs by key, sequence number and checksum.
         let databases = network.routers.map { router in
             router.databaseSnapshot(now: now).map { "\($0.key) \($0.sequenceNumber) \($0.checksum) \($0.age >= 3600)" }
         }
@@ -210,7 +225,7 @@ struct SimulationTests {
         }
         #expect(databases[0].count >= n)
 
-        // 3. Routes equal an independent Dijkstra; every next hop lies on a shortest path, and
+        // 4. Routes equal an independent Dijkstra; every next hop lies on a shortest path, and
         //    every shortest path's first hop is present (ECMP complete).
         let distance = Self.distances(topology)
         var owners: [OSPFPrefix: [(router: Int, cost: UInt32, port: Port?)]] = [:]
@@ -272,7 +287,7 @@ struct SimulationTests {
             }
         }
         #expect(mismatches == 0)
-        // 4. Nothing malformed was ever seen.
+        // 5. Nothing malformed was ever seen.
         for router in network.routers {
             for reason in [OSPFDropReason.badChecksum, .badLength, .badLSA, .badLSAChecksum, .badVersion,
                            .authenticationFailure, .mtuMismatch, .helloIntervalMismatch, .optionsMismatch] {

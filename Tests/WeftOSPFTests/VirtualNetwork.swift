@@ -59,6 +59,8 @@ final class VirtualNetwork {
     /// Routing tables rebuilt from the emitted route actions, to check the action stream.
     var tablesFromActions: [[OSPFPrefix: OSPFRoute]] = []
     var transitions: [[OSPFNeighborTransition]] = []
+    /// Interface state changes as reported by the action stream, per router.
+    var interfaceTransitions: [[(interface: OSPFInterfaceID, from: OSPFInterfaceState, to: OSPFInterfaceState)]] = []
     var deadlines: [OSPFInstant?] = []
     var events = 0
     var packetsSent = 0
@@ -79,6 +81,7 @@ final class VirtualNetwork {
         segmentOf.append([:])
         tablesFromActions.append([:])
         transitions.append([])
+        interfaceTransitions.append([])
         deadlines.append(nil)
         partition.append(0)
         return routers.count - 1
@@ -96,6 +99,7 @@ final class VirtualNetwork {
     func restart(_ router: Int, interfaces: [OSPFInterfaceID]) {
         routers[router] = OSPFRouter(configuration: routers[router].configuration)
         tablesFromActions[router] = [:]
+        interfaceTransitions[router] = []
         deadlines[router] = nil
         for interface in interfaces { bringUp(router, interface) }
     }
@@ -123,8 +127,8 @@ final class VirtualNetwork {
                 tablesFromActions[router][prefix] = nil
             case .neighborStateChanged(let transition):
                 transitions[router].append(transition)
-            case .interfaceStateChanged:
-                break
+            case .interfaceStateChanged(let interface, let from, let to):
+                interfaceTransitions[router].append((interface, from, to))
             }
         }
         deadlines[router] = routers[router].nextDeadline

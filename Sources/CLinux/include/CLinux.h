@@ -84,6 +84,31 @@ int clinux_if_get_flags(const char *name);
 /// SIOCSIFFLAGS. Returns 0 or -errno.
 int clinux_if_set_flags(const char *name, int flags);
 
+// MARK: - OSPF on a kernel interface (RFC 2328 §A.1: IP protocol 89, TTL 1, multicast groups)
+
+/// Opens a raw IPv4 socket for IP protocol 89 that sends and receives OSPF packets on one
+/// interface only: bound to it (SO_BINDTODEVICE), multicast sent out of it (IP_MULTICAST_IF)
+/// with TTL 1 and not looped back, unicast TTL 1 too, precedence "internetwork control"
+/// (TOS 0xC0), IP_PKTINFO on receive, only the groups this socket joins delivered
+/// (IP_MULTICAST_ALL off), non-blocking. `address` is the interface's IPv4 address in host byte
+/// order. Received datagrams start with the IP header. Returns the descriptor, or -errno.
+int clinux_ospf_socket_open(const char *ifname, int ifindex, uint32_t address);
+
+/// IP_ADD_MEMBERSHIP (`join` non-zero) or IP_DROP_MEMBERSHIP of `group` (host byte order) on
+/// interface `ifindex`. Returns 0 or -errno.
+int clinux_ip_multicast_membership(int fd, int ifindex, uint32_t group, int join);
+
+/// Receives one datagram (IP header first). Writes the receiving interface and the packet's
+/// destination address (host byte order) from IP_PKTINFO, or -1 and 0 when the kernel gave
+/// none. Returns the length, -EMSGSIZE for a datagram longer than `length`, or -errno
+/// (-EAGAIN when nothing waits).
+long clinux_ospf_receive(int fd, void *buffer, size_t length, int *ifindex, uint32_t *destination);
+
+/// Sends one OSPF packet (the IP payload; the kernel writes the header) to `destination` out of
+/// interface `ifindex` with source address `source` (IP_PKTINFO), addresses in host byte
+/// order. Returns the bytes sent, or -errno.
+long clinux_ospf_send(int fd, const void *packet, size_t length, uint32_t destination, int ifindex, uint32_t source);
+
 // MARK: - Files, threads and namespaces
 
 /// Sets O_NONBLOCK. Returns 0 or -errno.

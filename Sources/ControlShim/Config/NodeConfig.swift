@@ -42,9 +42,10 @@ public struct NodeConfig: Sendable {
     public var nodeVPNIPs: [IPPrefix]
     /// Prefixes of the LAN(s) behind this node, advertised by OSPF; may be empty (a hub).
     public var lanPrefixes: [IPPrefix]
-    /// Interfaces whose address networks are LAN prefixes too, read from the kernel when the
-    /// node starts (loopback and link-local addresses excluded).
-    public var lanInterfaces: [String] = []
+    /// Kernel interfaces of the LAN: their address networks are LAN prefixes too, read from the
+    /// kernel when the node starts (loopback and link-local addresses excluded); OSPF runs on
+    /// those that have `ospf` settings.
+    public var lanInterfaces: [LANInterfaceConfig] = []
     /// The links, in file order.
     public var links: [LinkConfig]
     /// Routes configured by hand, in file order.
@@ -78,7 +79,7 @@ public struct NodeConfig: Sendable {
     /// The node's WireGuard public key (what the peers put in `peerPubKey`).
     public var pubKey: PublicKey { privKey.publicKey }
 
-    func with(lanInterfaces: [String]) -> NodeConfig {
+    func with(lanInterfaces: [LANInterfaceConfig]) -> NodeConfig {
         var copy = self
         copy.lanInterfaces = lanInterfaces
         return copy
@@ -202,6 +203,55 @@ public struct LinkOSPFSettings: Sendable {
     public static let defaultHelloInterval: UInt16 = 10
     /// RouterDeadInterval as a multiple of HelloInterval when not given (RFC 2328 §C.3 suggests 4).
     public static let deadIntervalFactor: UInt32 = 4
+}
+
+/// A kernel interface of the node's LAN (YAML `node.lanInterfaces[i]`, either just the name or
+/// a mapping with `name`, `cost` and `ospf`).
+public struct LANInterfaceConfig: Sendable {
+    /// The kernel interface's name, 1–15 characters, unique in the list.
+    public var name: String
+    /// The OSPF interface output cost, 1...65535 (RFC 2328 §C.3); without `ospf`, the cost of
+    /// the stub networks read from the interface. Default 10.
+    public var cost: UInt16
+    /// OSPF on this interface; nil advertises its networks as stub networks only.
+    public var ospf: LANOSPFSettings?
+
+    public init(name: String, cost: UInt16 = LinkConfig.defaultCost, ospf: LANOSPFSettings? = nil) {
+        self.name = name
+        self.cost = cost
+        self.ospf = ospf
+    }
+}
+
+/// OSPF on a LAN interface (YAML `node.lanInterfaces[i].ospf`). Every router on the network
+/// must use the same HelloInterval and RouterDeadInterval (RFC 2328 §10.5).
+public struct LANOSPFSettings: Sendable {
+    /// How the interface attaches to its network (§1.2): `broadcast` (the default), with a
+    /// Designated Router elected by `priority` (§9.4), or `pointToPoint` for a network with
+    /// exactly one other router.
+    public var type: OSPFNetworkType
+    /// Router Priority, 0...255 (§C.3): the highest becomes Designated Router; 0 never does.
+    /// Default 1.
+    public var priority: UInt8
+    /// HelloInterval in seconds, 1...65535. Default 10.
+    public var helloInterval: UInt16
+    /// RouterDeadInterval in seconds, greater than `helloInterval`. Default 4 × helloInterval.
+    public var deadInterval: UInt32
+    /// Packet authentication (RFC 2328 Appendix D; HMAC-SHA-256 per RFC 5709). Default none.
+    public var authentication: OSPFAuthentication
+
+    public init(type: OSPFNetworkType = .broadcast, priority: UInt8 = LANOSPFSettings.defaultPriority,
+                helloInterval: UInt16 = LinkOSPFSettings.defaultHelloInterval, deadInterval: UInt32? = nil,
+                authentication: OSPFAuthentication = .none) {
+        self.type = type
+        self.priority = priority
+        self.helloInterval = helloInterval
+        self.deadInterval = deadInterval ?? UInt32(helloInterval) * LinkOSPFSettings.deadIntervalFactor
+        self.authentication = authentication
+    }
+
+    /// RFC 2328 §C.3 and BIRD's default.
+    public static let defaultPriority: UInt8 = 1
 }
 
 /// Router-wide OSPF settings (YAML `ospf`).

@@ -42,6 +42,7 @@ extension NodeConfig {
 ///   address used by one link only (it is that peer's AllowedIPs);
 /// - with OSPF on, an IPv4 address on every link (OSPFv2 is IPv4 only) and
 ///   deadInterval > helloInterval; an IPv6 link with an MTU of at least 1280 (RFC 8200 §5);
+/// - unique LAN interface names, and `ospf` on a LAN interface only with OSPF on;
 /// - static routes to canonical, distinct prefixes, whose `via` is the peer address of a link in
 ///   the prefix's family (or whose `link` names a link with such an address).
 struct NodeConfigParser {
@@ -57,6 +58,11 @@ struct NodeConfigParser {
     static let linkKeys = ["name", "peerPubKey", "peerEndpoint", "psk", "pskFile", "persistentKeepalive", "vni",
                            "linkVPNIP", "peerLinkVPNIP", "underlayIP", "peerUnderlayIP", "cost", "ospf"]
     static let linkOSPFKeys = ["helloInterval", "deadInterval", "auth"]
+    static let lanInterfaceKeys = ["name", "cost", "ospf"]
+    static let lanOSPFKeys = ["type", "priority", "helloInterval", "deadInterval", "auth"]
+    /// The YAML names of the network types a LAN interface can have.
+    static let lanNetworkTypes: [(name: String, type: OSPFNetworkType)] = [("broadcast", .broadcast),
+                                                                           ("pointToPoint", .pointToPoint)]
     static let authKeys = ["type", "keyID", "key", "keyFile"]
     static let staticRouteKeys = ["prefix", "via", "link"]
     static let ospfKeys = ["enabled", "area"]
@@ -137,12 +143,16 @@ struct NodeConfigParser {
             }
         }
 
-        var lanInterfaces: [String] = []
+        var lanInterfaces: [LANInterfaceConfig] = []
         if let value = fields["lanInterfaces"] {
-            for element in try reader.scalarOrList(value) {
-                let name = try interfaceName(element)
-                if lanInterfaces.contains(name) { throw reader.error(element, "\(name) is given twice") }
-                lanInterfaces.append(name)
+            // One interface may be written without the list, as a name or a mapping.
+            let elements = if case .mapping = value.node { [value] } else { try reader.scalarOrList(value) }
+            for element in elements {
+                let lan = try lanInterface(element, ospf: ospf)
+                if lanInterfaces.contains(where: { $0.name == lan.name }) {
+                    throw reader.error(element, "\(lan.name) is given twice")
+                }
+                lanInterfaces.append(lan)
             }
         }
 
@@ -160,6 +170,21 @@ struct NodeConfigParser {
         return NodeConfig(name: name, routerID: routerID, privKey: privKey, listenPort: listenPort, tunName: tunName,
                           tunMTU: tunMTU, nodeVPNIPs: nodeVPNIPs, lanPrefixes: lanPrefixes, ospf: ospf)
             .with(lanInterfaces: lanInterfaces)
+    }
+
+    /// A LAN interface: just its name, or a mapping with `name`, `cost` and `ospf`.
+    private func lanInterface(_ value: ConfigValue, ospf: OSPFSettings) throws(ConfigError) -> LANInterfaceConfig {
+        guard case .mapping = value.node else { return LANInterfaceConfig(name: try interfaceName(value)) }
+        let fields = try reader.mapping(value, keys: Self.lanInterfaceKeys)
+        var lan = LANInterfaceConfig(name: try interfaceName(reader.required(fields, "name")))
+        if let costValue = fields["cost"] { lan.cost = UInt16(try reader.integer(costValue, in: 1...65535)) }
+        if let ospfValue = fields["ospf"] {
+            guard ospf.enabled else {
+                throw reader.error(ospfValue, "OSPF is off (ospf.enabled: false); remove this or turn OSPF on")
+            }
+            lan.ospf = try lanOSPF(ospfValue)
+        }
+        return lan
     }
 
     private func privateKey(_ fields: ConfigMapping) throws(ConfigError) -> PrivateKey {
@@ -394,7 +419,32 @@ struct NodeConfigParser {
     }
 
     private func linkOSPF(_ value: ConfigValue) throws(ConfigError) -> LinkOSPFSettings {
-        let fields = try reader.mapping(value, keys: Self.linkOSPFKeys)
+        try ospfTimersAndAuthentication(reader.mapping(value, keys: Self.linkOSPFKeys))
+    }
+
+    private func lanOSPF(_ value: ConfigValue) throws(ConfigError) -> LANOSPFSettings {
+        let fields = try reader.mapping(value, keys: Self.lanOSPFKeys)
+        let common = try ospfTimersAndAuthentication(fields)
+        var settings = LANOSPFSettings(helloInterval: common.helloInterval, deadInterval: common.deadInterval,
+                                       authentication: common.authentication)
+        if let typeValue = fields["type"] {
+            let name = try reader.string(typeValue)
+            guard let type = Self.lanNetworkTypes.first(where: { $0.name == name })?.type else {
+                let names = Self.lanNetworkTypes.map(\.name)
+                let hint = Suggestion.closest(to: name, among: names).map { "did you mean \"\($0)\"?" }
+                    ?? "expected " + names.map { "\"\($0)\"" }.joined(separator: " or ")
+                throw reader.error(typeValue, "unknown network type \"\(name.prefix(40))\" (\(hint))")
+            }
+            settings.type = type
+        }
+        if let priorityValue = fields["priority"] {
+            settings.priority = UInt8(try reader.integer(priorityValue, in: 0...255))
+        }
+        return settings
+    }
+
+    /// helloInterval, deadInterval and auth, which links and LAN interfaces share.
+    private func ospfTimersAndAuthentication(_ fields: ConfigMapping) throws(ConfigError) -> LinkOSPFSettings {
         var settings = LinkOSPFSettings()
         if let helloValue = fields["helloInterval"] {
             settings = LinkOSPFSettings(helloInterval: UInt16(try reader.integer(helloValue, in: 1...65535)))

@@ -19,6 +19,13 @@ extension NodeConfig {
         row("node VPN IPs", nodeVPNIPs.map(\.description).joined(separator: ", "))
         row("LAN prefixes", lanPrefixes.isEmpty ? "none" : lanPrefixes.map(\.description).joined(separator: ", "))
         row("OSPF", ospf.enabled ? "area \(ospf.area)" : "off (static routes only)")
+        for lan in lanInterfaces {
+            let what = lan.ospf.map { settings in
+                "OSPF \(settings.type.rawValue), priority \(settings.priority), cost \(lan.cost), "
+                    + "hello \(settings.helloInterval) s, dead \(settings.deadInterval) s, auth \(settings.authentication.schemeName)"
+            } ?? "networks advertised as stubs, cost \(lan.cost)"
+            row("LAN \(lan.name)", what)
+        }
         if links.isEmpty { lines.append("no links") }
         for link in links {
             lines.append("link \(link.name) (VNI \(link.vni))")

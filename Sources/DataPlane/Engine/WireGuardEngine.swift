@@ -97,6 +97,9 @@ public final class WireGuardEngine: @unchecked Sendable {
     private var peerOfLink: [LinkID: WireGuard.PeerID] = [:]
     private var linkOfPeer: [WireGuard.PeerID: LinkID] = [:]
     private var controlPlane: OverlayControlPlane?
+    /// Packets the routing protocol produced on input from outside the engine
+    /// (`controlPlaneInput`), sent by the timer thread, which owns a pool and a sender.
+    private var pendingControlPackets: [(link: LinkID, packet: [UInt8])] = []
     private var wallClock: WireGuard.WallClockAnchor
 
     private var socket: UDPSocket
@@ -624,6 +627,30 @@ public final class WireGuardEngine: @unchecked Sendable {
         return result
     }
 
+    /// Hands the attached routing protocol input that arrives outside the engine (a packet on a
+    /// socket of its own, an interface going up or down) under the engine's lock, with the
+    /// overlay's routing table for the routes it changes. The packets `body` returns go out on
+    /// their links from the timer thread, which is woken also to take the protocol's new
+    /// deadline into account. Does nothing without a routing protocol or an overlay.
+    public func controlPlaneInput(_ body: (OverlayControlPlane, inout RoutingTable) -> [(link: LinkID, packet: [UInt8])]) {
+        lock.withLock { _ in
+            guard let controlPlane, overlay != nil else { return }
+            let packets = body(controlPlane, &overlay!.routingTable)
+            // Bounded: a routing protocol answers one input with a handful of packets, and the
+            // timer thread drains the queue right away.
+            let room = max(Self.pendingControlPacketLimit - pendingControlPackets.count, 0)
+            if packets.count > room {
+                ioCounters.drops["routing protocol packet (send queue full)", default: 0] += UInt64(packets.count - room)
+            }
+            pendingControlPackets += packets.prefix(room)
+        }
+        timerWakeup.signal()
+    }
+
+    /// How many routing-protocol packets `controlPlaneInput` may leave for the timer thread:
+    /// half its send batch, leaving the rest for its own timers' packets.
+    static let pendingControlPacketLimit = 128
+
     /// Attaches a routing protocol to the overlay (call after `configureOverlay`).
     public func attachControlPlane(_ plane: OverlayControlPlane) {
         lock.withLock { _ in controlPlane = plane }
@@ -681,6 +708,10 @@ public final class WireGuardEngine: @unchecked Sendable {
                 var next = device.tick(now: now) { output in self.handle(output, into: &outgoing, pool: pool, events: &events) }
                 if overlay != nil { next = tickOverlay(now: now, next: next, pool: pool, outgoing: &outgoing, events: &events) }
                 if let controlPlane, overlay != nil {
+                    for item in pendingControlPackets {
+                        sendControl(item.packet, on: item.link, pool: pool, now: now, into: &outgoing, events: &events)
+                    }
+                    pendingControlPackets = []
                     let (packets, planeNext) = controlPlane.tick(now: now.nanoseconds, routes: &overlay!.routingTable)
                     for item in packets {
                         sendControl(item.packet, on: item.link, pool: pool, now: now, into: &outgoing, events: &events)
