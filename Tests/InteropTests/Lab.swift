@@ -43,10 +43,12 @@ final class Lab: @unchecked Sendable {
     }
 
     /// Starts a long-running program inside a namespace; it is killed (by PID) at clean-up.
+    /// Its standard output goes to `stdout` (a file path), discarded by default.
     @discardableResult
-    func spawn(in namespace: String?, _ arguments: [String], environment: [String: String] = [:]) throws -> Child {
+    func spawn(in namespace: String?, _ arguments: [String], environment: [String: String] = [:],
+               stdout: String = "/dev/null") throws -> Child {
         let child = try Child.spawn((namespace.map { ["ip", "netns", "exec", $0] } ?? []) + arguments,
-                                    environment: environment, stdout: "/dev/null", stderr: "/dev/null")
+                                    environment: environment, stdout: stdout, stderr: "/dev/null")
         lock.withLock { children.append(child) }
         return child
     }
