@@ -23,5 +23,19 @@ let package = Package(
             path: "Benchmarks/CryptoBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
         ),
+        // The sans-I/O WireGuard data path (seal/open with framing, handshakes) against raw
+        // libsodium, and cryptokey routing with 100k prefixes.
+        .executableTarget(
+            name: "DataPlaneBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "package-benchmark"),
+                .product(name: "WeftCrypto", package: "Weft"),
+                .product(name: "WeftDataPlane", package: "Weft"),
+                .product(name: "WeftRouting", package: "Weft"),
+                "CSodiumRaw",
+            ],
+            path: "Benchmarks/DataPlaneBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
+        ),
     ]
 )

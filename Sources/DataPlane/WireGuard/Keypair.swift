@@ -19,12 +19,13 @@ extension WireGuard {
         let birthdate: Instant
         /// T_send || T_recv, wiped on release.
         private let keys: SecretBytes
+        // Per-packet state: unchecked exclusivity as explained in `Device`.
         /// The next counter (nonce) to send with.
-        var sendingCounter: UInt64 = 0
-        var replayWindow = ReplayWindow()
+        @exclusivity(unchecked) var sendingCounter: UInt64 = 0
+        @exclusivity(unchecked) var replayWindow = ReplayWindow()
         /// Cleared when the keys run out of time or counters, or are destroyed.
-        var sendingIsValid = true
-        var receivingIsValid = true
+        @exclusivity(unchecked) var sendingIsValid = true
+        @exclusivity(unchecked) var receivingIsValid = true
 
         init(_ session: SessionKeys, birthdate: Instant) {
             localIndex = session.localIndex

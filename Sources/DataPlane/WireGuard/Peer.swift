@@ -146,14 +146,15 @@ extension WireGuard {
         let id: PeerID
         let publicKey: PublicKey
         var handshake: Handshake
-        var keypairs = Keypairs()
+        // Per-packet state: unchecked exclusivity as explained in `Device`.
+        @exclusivity(unchecked) var keypairs = Keypairs()
         var cookieJar: CookieJar
-        var timers = PeerTimers()
+        @exclusivity(unchecked) var timers = PeerTimers()
         /// Latest authenticated source (§2.1), or the configured endpoint until then.
-        var endpoint: Endpoint?
-        var persistentKeepalive: Interval?
-        var staged: StagedPackets
-        var statistics = PeerStatistics()
+        @exclusivity(unchecked) var endpoint: Endpoint?
+        @exclusivity(unchecked) var persistentKeepalive: Interval?
+        @exclusivity(unchecked) var staged: StagedPackets
+        @exclusivity(unchecked) var statistics = PeerStatistics()
         /// When we last sent an initiation or response: initiations are sent at most once per
         /// REKEY_TIMEOUT (§6.1).
         var lastSentHandshake: Instant?

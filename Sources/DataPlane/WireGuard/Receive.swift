@@ -15,6 +15,13 @@ extension WireGuard.Device {
     /// endpoint follows it when the datagram authenticates (§2.1).
     public func decapsulate(_ datagram: UnsafeMutableRawBufferPointer, from source: Endpoint, now: WireGuard.Instant,
                             output: OutputHandler) -> WireGuard.DecapsulateResult {
+        receive(datagram, from: source, now: now, output: output)
+    }
+
+    /// The body of `decapsulate`, which the overload for the I/O layer's endpoint type
+    /// (Specialization.swift) shares.
+    func receive(_ datagram: UnsafeMutableRawBufferPointer, from source: Endpoint, now: WireGuard.Instant,
+                 output: OutputHandler) -> WireGuard.DecapsulateResult {
         switch beginDecapsulation(datagram, from: source, now: now, output: output) {
         case .finished(let result):
             return result
@@ -107,7 +114,7 @@ extension WireGuard.Device {
             return .drop(count(.invalidInnerPacket))
         }
         // Cryptokey routing on receive (§2): the inner source must route back to this peer.
-        guard allowedIPs.allows(peer.id, packetSource: UnsafeRawBufferPointer(payload)) else {
+        guard Self.allows(peer.id, packetSource: UnsafeRawBufferPointer(payload), in: &allowedIPs) else {
             return .drop(count(.sourceNotAllowed))
         }
         return .writeToTunnel(WireGuard.transportHeaderLength ..< WireGuard.transportHeaderLength + length, peer: peer.id)

@@ -26,6 +26,9 @@ extension WireGuard {
 
         /// Whether `counter` would be accepted, without recording it. Used to reject replays
         /// before spending time on decryption; only `accept` after authentication moves the window.
+        // The read-only members are inlined: called on a window stored in a keypair (a class),
+        // a non-inlined call would first copy the 1 KiB bitmap.
+        @inline(__always)
         public func wouldAccept(_ counter: UInt64) -> Bool {
             guard next <= WireGuard.rejectAfterMessages, counter < WireGuard.rejectAfterMessages else { return false }
             let position = counter + 1
@@ -63,11 +66,13 @@ extension WireGuard {
         }
 
         /// Whether the counter reached REJECT_AFTER_MESSAGES: the key may receive no more.
+        @inline(__always)
         public var isExhausted: Bool { next >= WireGuard.rejectAfterMessages }
 
         /// The greatest counter accepted so far, nil before the first.
         public var greatestAccepted: UInt64? { next == 0 ? nil : next - 1 }
 
+        @inline(__always)
         private static func location(of position: UInt64) -> (word: Int, bit: UInt64) {
             (Int((position / UInt64(wordBits)) % UInt64(wordCount)), position % UInt64(wordBits))
         }

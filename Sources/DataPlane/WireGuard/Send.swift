@@ -26,20 +26,33 @@ extension WireGuard.Device {
     ///     this packet's result is returned.
     public func encapsulate(packetLength: Int, in buffer: UnsafeMutableRawBufferPointer, now: WireGuard.Instant,
                             output: OutputHandler) -> WireGuard.EncapsulateResult<Endpoint> {
-        guard packetLength >= 0, buffer.count >= WireGuard.transportHeaderLength + packetLength else {
-            return .drop(count(.bufferTooSmall))
-        }
-        let packet = buffer.packet(afterTransportHeader: packetLength)
-        guard let id = allowedIPs.lookup(packetDestination: packet), let peer = peer(id) else {
-            return .drop(count(.noRoute))
-        }
-        return encapsulate(packetLength: packetLength, in: buffer, peer: peer, now: now, output: output)
+        encapsulateRouted(packetLength: packetLength, in: buffer, now: now, output: output)
     }
 
     /// Encrypts an IP packet in place for a given peer, bypassing the routing lookup (for
     /// drivers that route themselves, e.g. an overlay with one peer per link). Buffer layout
     /// and results as the routed variant; an unknown peer gives `.drop(.noRoute)`.
     public func encapsulate(packetLength: Int, in buffer: UnsafeMutableRawBufferPointer, for id: WireGuard.PeerID,
+                            now: WireGuard.Instant, output: OutputHandler) -> WireGuard.EncapsulateResult<Endpoint> {
+        encapsulateForPeer(packetLength: packetLength, in: buffer, id: id, now: now, output: output)
+    }
+
+    // The public entry points above forward to these, as do the overloads for the I/O layer's
+    // endpoint type (Specialization.swift).
+
+    func encapsulateRouted(packetLength: Int, in buffer: UnsafeMutableRawBufferPointer, now: WireGuard.Instant,
+                           output: OutputHandler) -> WireGuard.EncapsulateResult<Endpoint> {
+        guard packetLength >= 0, buffer.count >= WireGuard.transportHeaderLength + packetLength else {
+            return .drop(count(.bufferTooSmall))
+        }
+        let packet = buffer.packet(afterTransportHeader: packetLength)
+        guard let id = Self.lookup(packetDestination: packet, in: &allowedIPs), let peer = peer(id) else {
+            return .drop(count(.noRoute))
+        }
+        return encapsulate(packetLength: packetLength, in: buffer, peer: peer, now: now, output: output)
+    }
+
+    func encapsulateForPeer(packetLength: Int, in buffer: UnsafeMutableRawBufferPointer, id: WireGuard.PeerID,
                             now: WireGuard.Instant, output: OutputHandler) -> WireGuard.EncapsulateResult<Endpoint> {
         guard let peer = peer(id) else { return .drop(count(.noRoute)) }
         return encapsulate(packetLength: packetLength, in: buffer, peer: peer, now: now, output: output)
@@ -59,7 +72,7 @@ extension WireGuard.Device {
             guard packetLength >= 0, buffer.count >= WireGuard.transportHeaderLength + packetLength else {
                 return .drop(count(.bufferTooSmall))
             }
-            found = allowedIPs.lookup(packetDestination: buffer.packet(afterTransportHeader: packetLength)).flatMap { peer($0) }
+            found = Self.lookup(packetDestination: buffer.packet(afterTransportHeader: packetLength), in: &allowedIPs).flatMap { peer($0) }
         }
         guard let found else { return .drop(count(.noRoute)) }
         var deferred: WireGuard.SealJob? = WireGuard.SealJob()
