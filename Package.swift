@@ -63,6 +63,18 @@ let package = Package(
                           path: "Fuzz/FuzzEndpointAndPrefix"),
         .executableTarget(name: "FuzzOverlayFrames", dependencies: ["WeftDataPlane", "WeftRouting"],
                           path: "Fuzz/FuzzOverlayFrames"),
+        // One OSPF target per packet type, sharing the router setup and the checks.
+        .target(name: "FuzzOSPFHarness", dependencies: ["WeftOSPF"], path: "Fuzz/FuzzOSPFHarness"),
+        .executableTarget(name: "FuzzOSPFHello", dependencies: ["FuzzOSPFHarness", "WeftOSPF"],
+                          path: "Fuzz/FuzzOSPFHello"),
+        .executableTarget(name: "FuzzOSPFDatabaseDescription", dependencies: ["FuzzOSPFHarness", "WeftOSPF"],
+                          path: "Fuzz/FuzzOSPFDatabaseDescription"),
+        .executableTarget(name: "FuzzOSPFLinkStateRequest", dependencies: ["FuzzOSPFHarness", "WeftOSPF"],
+                          path: "Fuzz/FuzzOSPFLinkStateRequest"),
+        .executableTarget(name: "FuzzOSPFLinkStateUpdate", dependencies: ["FuzzOSPFHarness", "WeftOSPF"],
+                          path: "Fuzz/FuzzOSPFLinkStateUpdate"),
+        .executableTarget(name: "FuzzOSPFLinkStateAck", dependencies: ["FuzzOSPFHarness", "WeftOSPF"],
+                          path: "Fuzz/FuzzOSPFLinkStateAck"),
 
         .testTarget(name: "WeftCryptoTests", dependencies: ["WeftCrypto"]),
         .testTarget(name: "WeftRoutingTests", dependencies: ["WeftRouting"]),

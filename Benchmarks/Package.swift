@@ -37,5 +37,17 @@ let package = Package(
             path: "Benchmarks/DataPlaneBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
         ),
+        // The plain C Dijkstra that Weft's SPF is measured against.
+        .target(name: "CDijkstra", path: "Sources/CDijkstra"),
+        .executableTarget(
+            name: "SPFBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "package-benchmark"),
+                .product(name: "WeftOSPF", package: "Weft"),
+                "CDijkstra",
+            ],
+            path: "Benchmarks/SPFBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
+        ),
     ]
 )

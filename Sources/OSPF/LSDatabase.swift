@@ -47,9 +47,13 @@ struct LinkStateDatabase {
     /// The LS age of an entry at `now` (§12.1.1, §14): the installed age plus whole seconds
     /// since installation, capped at MaxAge.
     func age(_ entry: LSDBEntry, now: OSPFInstant) -> UInt16 {
-        let installed = entry.lsa.header.age
+        LinkStateDatabase.age(installed: entry.lsa.header.age, at: entry.installedAt, now: now)
+    }
+
+    /// The age at `now` of an LSA installed with age `installed` at `installedAt`.
+    static func age(installed: UInt16, at installedAt: OSPFInstant, now: OSPFInstant) -> UInt16 {
         if installed >= OSPFConstants.maxAge { return OSPFConstants.maxAge }
-        let elapsed = (now - entry.installedAt).wholeSeconds
+        let elapsed = (now - installedAt).wholeSeconds
         return UInt16(min(UInt64(installed) + elapsed, UInt64(OSPFConstants.maxAge)))
     }
 

@@ -49,8 +49,8 @@ public final class OSPFRouter {
     var interfaceOrder: [OSPFInterfaceID] = []
     var database = LinkStateDatabase()
     var origination = SelfOrigination()
-    /// The routing table from the last SPF run (§11).
-    var routes: [OSPFPrefix: OSPFRoute] = [:]
+    /// The routing table from the last SPF run (§11), sorted by prefix.
+    var routes: [OSPFRoute] = []
     var spfDeadline: OSPFInstant?
     var actions: [OSPFAction] = []
     var cryptographicSequence: UInt32
@@ -216,9 +216,7 @@ public final class OSPFRouter {
     }
 
     /// The current routing table, sorted by prefix.
-    public var routingTable: [OSPFRoute] {
-        routes.values.sorted { $0.prefix < $1.prefix }
-    }
+    public var routingTable: [OSPFRoute] { routes }
 
     // MARK: Packet reception (§8.2)
 

@@ -59,55 +59,255 @@ public struct OSPFRoute: Hashable, Sendable, Codable, CustomStringConvertible {
     }
 }
 
-/// A candidate vertex of the shortest path tree (§16.1): a router (by Router ID) or a transit
-/// network (by the Link State ID of its network-LSA, the DR's interface address).
-struct SPFCandidate {
-    var distance: UInt32
-    var isNetwork: Bool
-    var id: UInt32
-    /// Index of the vertex in the calculation's arrays.
-    var vertex: Int
+// MARK: The calculation's data structures
 
-    /// At equal distance networks come before routers (§16.1 step 3), then lower IDs, which
-    /// makes every run deterministic.
-    func precedes(_ other: SPFCandidate) -> Bool {
-        if distance != other.distance { return distance < other.distance }
-        if isNetwork != other.isNetwork { return isNetwork }
-        return id < other.id
+/// The area as §16.1 sees it: router-LSAs and network-LSAs that are usable (decoded, not at
+/// MaxAge), numbered as vertices. Vertices 0..<routerCount are routers, the rest transit
+/// networks; the numbering follows the database's order and never shows in the result (the
+/// candidate list breaks ties by ID, not by number).
+struct SPFGraph {
+    /// Router ID of each router vertex, then Link State ID (the DR's interface address) of
+    /// each network vertex.
+    var ids: [OSPFAddress] = []
+    var routerCount = 0
+    /// The links of all router-LSAs, one router after the other: router vertex v's are
+    /// `links[firstLink[v]..<firstLink[v + 1]]`. One array rather than one per router, as the
+    /// calculation visits every link and often a neighbor's too.
+    var links: [OSPFRouterLSA.Link] = []
+    var firstLink: [Int] = [0]
+    /// Per router vertex: its router-LSA's flags.
+    var routerFlags: [OSPFRouterLSA.Flags] = []
+    /// Per network vertex (numbered from `routerCount`): its network-LSA.
+    var networks: [OSPFNetworkLSA] = []
+    var routerIndex: SPFVertexIndex
+    var networkIndex: SPFVertexIndex
+    var summaries: [(key: OSPFLSAKey, lsa: OSPFSummaryLSA)] = []
+    var externals: [(key: OSPFLSAKey, lsa: OSPFASExternalLSA)] = []
+    /// Stub links of all routers, to size the routing table.
+    var stubCount = 0
+
+    var vertexCount: Int { ids.count }
+
+    init(_ database: LinkStateDatabase, now: OSPFInstant) {
+        var networkCandidates: [OSPFAddress: [(advertisingRouter: OSPFAddress, lsa: OSPFNetworkLSA)]] = [:]
+        var links: [OSPFRouterLSA.Link] = []
+        links.reserveCapacity(database.count * 4)
+        firstLink.reserveCapacity(database.count + 1)
+        routerFlags.reserveCapacity(database.count)
+        ids.reserveCapacity(database.count)
+        // Entries are read field by field rather than copied whole: a copy retains the LSA's
+        // body too, and on a large database those cold reference counts cost more than the rest
+        // of the walk.
+        let entries = database.entries.values
+        for index in entries.indices {
+            let header = entries[index].lsa.header
+            guard LinkStateDatabase.age(installed: header.age, at: entries[index].installedAt, now: now)
+                < OSPFConstants.maxAge else { continue }
+            switch entries[index].decoded {
+            case .router(let lsa) where header.linkStateID == header.advertisingRouter:
+                ids.append(header.advertisingRouter)
+                lsa.links.withUnsafeBufferPointer { links.append(contentsOf: $0) }
+                firstLink.append(links.count)
+                routerFlags.append(lsa.flags)
+            case .network(let lsa):
+                networkCandidates[header.linkStateID, default: []].append((header.advertisingRouter, lsa))
+            case .external(let lsa):
+                externals.append((header.key, lsa))
+            case .summary(let lsa):
+                summaries.append((header.key, lsa))
+            default:
+                break
+            }
+        }
+        self.links = links
+        routerCount = ids.count
+        routerIndex = SPFVertexIndex(capacity: routerCount)
+        for (vertex, id) in ids.enumerated() { routerIndex.insert(id, vertex: vertex) }
+        for link in links where link.type == .stub { stubCount += 1 }
+
+        // If stale network-LSAs share a Link State ID, use the one whose advertising router
+        // really is the DR: its router-LSA has a transit link whose Link Data is that address.
+        networkIndex = SPFVertexIndex(capacity: networkCandidates.count)
+        for (id, candidates) in networkCandidates {
+            let sorted = candidates.sorted { $0.advertisingRouter < $1.advertisingRouter }
+            let genuine = sorted.first { candidate in
+                guard let router = routerIndex[candidate.advertisingRouter] else { return false }
+                return link(from: router, type: .transit, to: id)?.linkData == id
+            }
+            networkIndex.insert(id, vertex: ids.count)
+            ids.append(id)
+            networks.append((genuine ?? sorted[0]).lsa)
+        }
+    }
+
+    func isNetwork(_ vertex: Int) -> Bool { vertex >= routerCount }
+
+    /// Indices in `links` of router vertex `vertex`'s links.
+    func linkIndices(_ vertex: Int) -> Range<Int> { firstLink[vertex]..<firstLink[vertex + 1] }
+
+    /// Router vertex `vertex`'s first link of `type` whose Link ID is `id`.
+    func link(from vertex: Int, type: OSPFRouterLSA.LinkType, to id: OSPFAddress) -> OSPFRouterLSA.Link? {
+        for index in linkIndices(vertex) where links[index].linkID == id && links[index].type == type {
+            return links[index]
+        }
+        return nil
     }
 }
 
-/// The candidate list of §16.1 as a binary min-heap.
+/// Router IDs (or network Link State IDs) to vertex numbers, for one calculation.
+///
+/// `Dictionary` hashes with SipHash, and one lookup per link made that most of the cost of a
+/// large area's SPF; this is an open-addressing table with a cheaper hash: the SplitMix64
+/// finalizer (a bijective mixer with good avalanche) over the ID plus a key that is random per
+/// process (taken from Swift's randomly seeded `Hasher`), so that LSAs cannot be chosen to
+/// collide. The table is never more than half full, so every probe sequence ends at an empty
+/// slot.
+struct SPFVertexIndex {
+    private var keys: [UInt32]
+    /// Vertex numbers; -1 marks an empty slot.
+    private var vertices: [Int32]
+    private let shift: UInt64
+    /// `SPFVertexIndex.randomKey`, copied so that lookups need no global access.
+    private let key = SPFVertexIndex.randomKey
+    private let capacity: Int
+    private var count = 0
+
+    static let randomKey: UInt64 = {
+        var hasher = Hasher()
+        hasher.combine(0x5350_4649 as UInt32)
+        return UInt64(bitPattern: Int64(hasher.finalize()))
+    }()
+
+    /// An empty index for up to `capacity` IDs.
+    init(capacity: Int) {
+        var bits = 3
+        while 1 << bits < 2 * capacity { bits += 1 }
+        keys = Array(repeating: 0, count: 1 << bits)
+        vertices = Array(repeating: -1, count: 1 << bits)
+        shift = UInt64(64 - bits)
+        self.capacity = capacity
+    }
+
+    private func slot(_ id: OSPFAddress) -> Int {
+        var z = UInt64(id.rawValue) &+ key
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return Int(truncatingIfNeeded: (z ^ (z >> 31)) >> shift)
+    }
+
+    /// Adds an ID that is not in the index yet.
+    mutating func insert(_ id: OSPFAddress, vertex: Int) {
+        precondition(count < capacity, "SPFVertexIndex over capacity")
+        count += 1
+        let mask = keys.count - 1
+        var index = slot(id)
+        while vertices[index] >= 0 { index = (index + 1) & mask }
+        keys[index] = id.rawValue
+        vertices[index] = Int32(truncatingIfNeeded: vertex)
+    }
+
+    subscript(id: OSPFAddress) -> Int? {
+        let mask = keys.count - 1
+        var index = slot(id)
+        while vertices[index] >= 0 {
+            if keys[index] == id.rawValue { return Int(vertices[index]) }
+            index = (index + 1) & mask
+        }
+        return nil
+    }
+}
+
+/// A candidate vertex of the shortest path tree (§16.1), in the candidate list: its distance,
+/// kind, ID and vertex number packed into one integer whose order is the order of §16.1 step 3
+/// (lower distance first; at equal distance networks before routers; then lower IDs, which makes
+/// every run deterministic), so that the heap compares a single value.
+struct SPFCandidate {
+    private var key: UInt128
+
+    init(distance: UInt32, isNetwork: Bool, id: OSPFAddress, vertex: Int) {
+        key = UInt128(distance) << 65 | UInt128(isNetwork ? 0 : 1) << 64 | UInt128(id.rawValue) << 32
+            | UInt128(UInt32(truncatingIfNeeded: vertex))
+    }
+
+    var distance: UInt32 { UInt32(truncatingIfNeeded: key >> 65) }
+    var vertex: Int { Int(UInt32(truncatingIfNeeded: key)) }
+
+    func precedes(_ other: SPFCandidate) -> Bool { key < other.key }
+}
+
+/// The candidate list of §16.1 as a binary min-heap. A vertex whose distance improves is pushed
+/// again; its stale entry is skipped when it comes out. The sift loops run on the array's buffer:
+/// with bounds and uniqueness checks on every step they took most of a large area's SPF time.
 struct SPFCandidateList {
     private var items: [SPFCandidate] = []
 
+    init(capacity: Int) { items.reserveCapacity(capacity) }
+
     mutating func push(_ candidate: SPFCandidate) {
         items.append(candidate)
-        var child = items.count - 1
-        while child > 0 {
-            let parent = (child - 1) / 2
-            guard items[child].precedes(items[parent]) else { break }
-            items.swapAt(child, parent)
-            child = parent
+        items.withUnsafeMutableBufferPointer { heap in
+            var child = heap.count - 1
+            while child > 0 {
+                let parent = (child - 1) / 2
+                guard candidate.precedes(heap[parent]) else { break }
+                heap[child] = heap[parent]
+                child = parent
+            }
+            heap[child] = candidate
         }
     }
 
     mutating func pop() -> SPFCandidate? {
-        guard !items.isEmpty else { return nil }
-        items.swapAt(0, items.count - 1)
-        let top = items.removeLast()
-        var parent = 0
-        while true {
-            let left = 2 * parent + 1
-            let right = left + 1
-            var smallest = parent
-            if left < items.count, items[left].precedes(items[smallest]) { smallest = left }
-            if right < items.count, items[right].precedes(items[smallest]) { smallest = right }
-            if smallest == parent { break }
-            items.swapAt(parent, smallest)
-            parent = smallest
+        guard let last = items.popLast() else { return nil }
+        guard !items.isEmpty else { return last }
+        return items.withUnsafeMutableBufferPointer { heap in
+            let top = heap[0]
+            // Floyd's variant: move the hole the top leaves down to a leaf along the smaller
+            // children (one comparison per level), then sift the last item up from there; it
+            // rarely rises far.
+            var hole = 0
+            while true {
+                // Indices stay far below Int.max: no overflow checks needed.
+                var child = 2 &* hole &+ 1
+                guard child < heap.count else { break }
+                if child &+ 1 < heap.count, heap[child &+ 1].precedes(heap[child]) { child &+= 1 }
+                heap[hole] = heap[child]
+                hole = child
+            }
+            while hole > 0 {
+                let parent = (hole - 1) / 2
+                guard last.precedes(heap[parent]) else { break }
+                heap[hole] = heap[parent]
+                hole = parent
+            }
+            heap[hole] = last
+            return top
         }
-        return top
+    }
+}
+
+/// The equal-cost next hop sets of §16.1.1. Each vertex holds an index into `sets`: a vertex
+/// reached through the same neighbors as its parent, the common case, shares its parent's set.
+struct SPFNextHopSets {
+    private(set) var sets: [[OSPFNextHop]] = []
+
+    mutating func add(_ hops: [OSPFNextHop]) -> Int32 {
+        sets.append(hops)
+        return Int32(sets.count - 1)
+    }
+
+    subscript(index: Int32) -> [OSPFNextHop] { sets[Int(index)] }
+
+    /// The set of next hops in `a` or `b` (one of the two when it holds the other).
+    mutating func union(_ a: Int32, _ b: Int32) -> Int32 {
+        guard a != b else { return a }
+        let extra = sets[Int(b)].filter { !sets[Int(a)].contains($0) }
+        return extra.isEmpty ? a : add(sets[Int(a)] + extra)
+    }
+
+    /// Sorts every set, so that equal tables compare equal.
+    mutating func sortAll() {
+        for index in sets.indices where sets[index].count > 1 { sets[index].sort() }
     }
 }
 
@@ -117,180 +317,147 @@ private func merge(_ hops: inout [OSPFNextHop], _ more: [OSPFNextHop]) {
 }
 
 extension OSPFRouter {
-    /// Recomputes the routing table and emits the differences as route actions.
+    /// Recomputes the routing table and emits the differences as route actions: new or changed
+    /// routes in prefix order, then withdrawn prefixes in prefix order.
     func runSPF(now: OSPFInstant) {
         counters.spfRuns &+= 1
         let table = calculateRoutingTable(now: now)
-        var installed: [OSPFRoute] = []
-        for (prefix, route) in table where routes[prefix] != route { installed.append(route) }
+        // Both tables are sorted by prefix: one merge pass finds the differences.
+        var old = 0
+        var new = 0
         var removed: [OSPFPrefix] = []
-        for prefix in routes.keys where table[prefix] == nil { removed.append(prefix) }
-        // Sorted so that the action stream does not depend on dictionary order.
-        for route in installed.sorted(by: { $0.prefix < $1.prefix }) { actions.append(.installRoute(route)) }
-        for prefix in removed.sorted() { actions.append(.removeRoute(prefix)) }
+        while old < routes.count || new < table.count {
+            if new == table.count || old < routes.count && routes[old].prefix < table[new].prefix {
+                removed.append(routes[old].prefix)
+                old += 1
+            } else if old == routes.count || table[new].prefix < routes[old].prefix {
+                actions.append(.installRoute(table[new]))
+                new += 1
+            } else {
+                if routes[old] != table[new] { actions.append(.installRoute(table[new])) }
+                old += 1
+                new += 1
+            }
+        }
+        for prefix in removed { actions.append(.removeRoute(prefix)) }
         routes = table
     }
 
-    /// The routing table calculation of §16.1 (intra-area) and §16.4 (AS-external).
-    func calculateRoutingTable(now: OSPFInstant) -> [OSPFPrefix: OSPFRoute] {
-        // Usable LSAs: decoded, not at MaxAge (§16 ignores MaxAge LSAs).
-        var routerLSAs: [OSPFAddress: OSPFRouterLSA] = [:]
-        var networkCandidates: [OSPFAddress: [(advertisingRouter: OSPFAddress, lsa: OSPFNetworkLSA)]] = [:]
-        var externals: [(key: OSPFLSAKey, lsa: OSPFASExternalLSA)] = []
-        var summaries: [(key: OSPFLSAKey, lsa: OSPFSummaryLSA)] = []
-        for (key, entry) in database.entries where database.age(entry, now: now) < OSPFConstants.maxAge {
-            switch entry.decoded {
-            case .router(let lsa) where key.linkStateID == key.advertisingRouter:
-                routerLSAs[key.advertisingRouter] = lsa
-            case .network(let lsa):
-                networkCandidates[key.linkStateID, default: []].append((key.advertisingRouter, lsa))
-            case .external(let lsa):
-                externals.append((key, lsa))
-            case .summary(let lsa):
-                summaries.append((key, lsa))
-            default:
-                break
-            }
-        }
-        guard routerLSAs[routerID] != nil else { return [:] }
-        // If stale network-LSAs share a Link State ID, use the one whose advertising router
-        // really is the DR: its router-LSA has a transit link whose Link Data is that address.
-        var networks: [OSPFAddress: OSPFNetworkLSA] = [:]
-        for (id, candidates) in networkCandidates {
-            let sorted = candidates.sorted { $0.advertisingRouter < $1.advertisingRouter }
-            let genuine = sorted.first { candidate in
-                routerLSAs[candidate.advertisingRouter]?.links.contains {
-                    $0.type == .transit && $0.linkID == id && $0.linkData == id
-                } ?? false
-            }
-            networks[id] = (genuine ?? sorted[0]).lsa
-        }
+    /// The routing table calculation (§16.1 intra-area, §16.2 inter-area, §16.4 AS-external)
+    /// over the current link state database at `now`, sorted by prefix. It changes nothing: the
+    /// router runs the same calculation when its SPF timer fires and installs the result (see
+    /// `routingTable`); this entry point lets tools check or time it.
+    public func calculateRoutingTable(now: OSPFInstant) -> [OSPFRoute] {
+        let graph = SPFGraph(database, now: now)
+        guard let root = graph.routerIndex[routerID] else { return [] }
         var interfaceByAddress: [OSPFAddress: Interface] = [:]
         for id in interfaceOrder {
             guard let interface = interfaces[id], interface.state != .down, interface.state != .loopback else { continue }
             interfaceByAddress[interface.address] = interface
         }
 
-        // Vertices are numbered: routers first, then networks, each in ID order.
-        let routerIDs = routerLSAs.keys.sorted()
-        let networkIDs = networks.keys.sorted()
-        let routerCount = routerIDs.count
-        var routerIndex: [OSPFAddress: Int] = [:]
-        var networkIndex: [OSPFAddress: Int] = [:]
-        for (index, id) in routerIDs.enumerated() { routerIndex[id] = index }
-        for (index, id) in networkIDs.enumerated() { networkIndex[id] = routerCount + index }
-        let routerLinks = routerIDs.map { routerLSAs[$0]!.links }
-        let networkBodies = networkIDs.map { networks[$0]! }
-        let vertexCount = routerCount + networkIDs.count
-        func identifier(_ vertex: Int) -> OSPFAddress {
-            vertex < routerCount ? routerIDs[vertex] : networkIDs[vertex - routerCount]
-        }
-
         // §16.1 stage 1: the shortest path tree.
-        let root = routerIndex[routerID]!
+        let vertexCount = graph.vertexCount
         var distance = [UInt32](repeating: .max, count: vertexCount)
-        var nextHops = [[OSPFNextHop]](repeating: [], count: vertexCount)
+        /// Each vertex's next hop set, an index into `hopSets` (-1 until reached, and for the root).
+        var hopSet = [Int32](repeating: -1, count: vertexCount)
+        var hopSets = SPFNextHopSets()
         var settled = [Bool](repeating: false, count: vertexCount)
-        var settledOrder: [Int] = []
-        var candidates = SPFCandidateList()
+        var candidates = SPFCandidateList(capacity: vertexCount)
         distance[root] = 0
-        candidates.push(SPFCandidate(distance: 0, isNetwork: false, id: routerID.rawValue, vertex: root))
+        candidates.push(SPFCandidate(distance: 0, isNetwork: false, id: routerID, vertex: root))
 
-        func relax(_ vertex: Int, _ cost: UInt32, _ hops: [OSPFNextHop]) {
-            guard !hops.isEmpty, !settled[vertex], cost <= distance[vertex] else { return }
+        func relax(_ vertex: Int, _ cost: UInt32, _ hops: Int32) {
             if cost == distance[vertex] {
-                merge(&nextHops[vertex], hops)
+                hopSet[vertex] = hopSets.union(hopSet[vertex], hops)
                 return
             }
             distance[vertex] = cost
-            nextHops[vertex] = hops
-            candidates.push(SPFCandidate(distance: cost, isNetwork: vertex >= routerCount,
-                                         id: identifier(vertex).rawValue, vertex: vertex))
+            hopSet[vertex] = hops
+            candidates.push(SPFCandidate(distance: cost, isNetwork: graph.isNetwork(vertex), id: graph.ids[vertex],
+                                         vertex: vertex))
         }
 
         while let candidate = candidates.pop() {
             let vertex = candidate.vertex
-            guard !settled[vertex], distance[vertex] == candidate.distance else { continue }
-            settled[vertex] = true
-            settledOrder.append(vertex)
             let cost = candidate.distance
-            let hops = nextHops[vertex]
-            let vertexID = identifier(vertex)
-            if vertex >= routerCount {
-                for attached in networkBodies[vertex - routerCount].attachedRouters {
-                    // The router must link back to this network (§16.1 step 2b).
-                    guard let target = routerIndex[attached],
-                          let back = routerLinks[target].first(where: { $0.type == .transit && $0.linkID == vertexID })
+            guard !settled[vertex], distance[vertex] == cost else { continue }
+            settled[vertex] = true
+            let hops = hopSet[vertex]
+            let vertexID = graph.ids[vertex]
+            if graph.isNetwork(vertex) {
+                // §16.1.1: across a network attached to the root, the next hop is the router's
+                // own address on that network; beyond, hops are inherited.
+                let attachedToRoot = hopSets[hops].contains { $0.gateway == nil }
+                for attached in graph.networks[vertex - graph.routerCount].attachedRouters {
+                    guard let target = graph.routerIndex[attached], !settled[target], cost <= distance[target],
+                          // The router must link back to this network (§16.1 step 2b).
+                          let back = graph.link(from: target, type: .transit, to: vertexID)
                     else { continue }
-                    // §16.1.1: across a network attached to the root, the next hop is the
-                    // router's own address on that network; beyond, hops are inherited.
-                    let routerHops = hops.map {
-                        $0.gateway == nil ? OSPFNextHop(interface: $0.interface, gateway: back.linkData) : $0
-                    }
+                    let routerHops = attachedToRoot
+                        ? hopSets.add(hopSets[hops].map {
+                            $0.gateway == nil ? OSPFNextHop(interface: $0.interface, gateway: back.linkData) : $0
+                        })
+                        : hops
                     relax(target, cost, routerHops)
                 }
                 continue
             }
-            for link in routerLinks[vertex] {
+            for index in graph.linkIndices(vertex) {
+                let link = graph.links[index]
                 let linkCost = cost + UInt32(link.metric)
                 switch link.type {
                 case .pointToPoint:
-                    guard let target = routerIndex[link.linkID],
-                          routerLinks[target].contains(where: { $0.type == .pointToPoint && $0.linkID == vertexID })
+                    // The target must link back (§16.1 step 2b), checked only for a link that
+                    // would be used: most are not.
+                    guard let target = graph.routerIndex[link.linkID], !settled[target], linkCost <= distance[target],
+                          graph.link(from: target, type: .pointToPoint, to: vertexID) != nil
                     else { continue }
-                    var linkHops = hops
                     if vertex == root {
                         // §16.1.1: a directly connected router is reached over the interface
                         // named by Link Data, at the neighbor's address.
                         guard let interface = interfaceByAddress[link.linkData],
                               let neighbor = interface.neighbors.first(where: { $0.routerID == link.linkID })
                         else { continue }
-                        linkHops = [OSPFNextHop(interface: interface.configuration.id, gateway: neighbor.address)]
+                        relax(target, linkCost, hopSets.add([OSPFNextHop(interface: interface.configuration.id,
+                                                                         gateway: neighbor.address)]))
+                    } else {
+                        relax(target, linkCost, hops)
                     }
-                    relax(target, linkCost, linkHops)
                 case .transit:
-                    guard let target = networkIndex[link.linkID],
-                          networkBodies[target - routerCount].attachedRouters.contains(vertexID) else { continue }
-                    var linkHops = hops
+                    guard let target = graph.networkIndex[link.linkID], !settled[target], linkCost <= distance[target],
+                          graph.networks[target - graph.routerCount].attachedRouters.contains(vertexID) else { continue }
                     if vertex == root {
                         // §16.1.1: a network attached to the root needs no gateway.
                         guard let interface = interfaceByAddress[link.linkData] else { continue }
-                        linkHops = [OSPFNextHop(interface: interface.configuration.id, gateway: nil)]
+                        relax(target, linkCost, hopSets.add([OSPFNextHop(interface: interface.configuration.id, gateway: nil)]))
+                    } else {
+                        relax(target, linkCost, hops)
                     }
-                    relax(target, linkCost, linkHops)
                 case .stub, .virtual:
                     continue
                 }
             }
         }
+        hopSets.sortAll()
+        func nextHops(_ vertex: Int) -> [OSPFNextHop] { hopSet[vertex] < 0 ? [] : hopSets[hopSet[vertex]] }
 
-        // Next hops are kept sorted so that equal tables compare equal.
-        for vertex in 0..<vertexCount where nextHops[vertex].count > 1 { nextHops[vertex].sort() }
-        var result: [OSPFPrefix: OSPFRoute] = [:]
-        result.reserveCapacity(routerCount * 4)
-        var merged: [OSPFPrefix] = []
-        func add(_ prefix: OSPFPrefix, _ cost: UInt32, _ hops: [OSPFNextHop]) {
-            if let existing = result[prefix] {
-                if cost > existing.cost { return }
-                if cost == existing.cost {
-                    merge(&result[prefix]!.nextHops, hops)
-                    merged.append(prefix)
-                    return
-                }
-            }
-            result[prefix] = OSPFRoute(prefix: prefix, pathType: .intraArea, cost: cost, nextHops: hops)
-        }
+        // The routing table, from candidate routes to the tree's destinations.
+        var candidateRoutes: [OSPFRoute] = []
+        candidateRoutes.reserveCapacity(graph.stubCount + graph.networks.count + graph.summaries.count)
         // Transit networks are destinations too (§16.1 step 2(d) for network vertices).
-        for vertex in settledOrder where vertex >= routerCount {
-            guard let prefix = OSPFPrefix(address: identifier(vertex),
-                                          mask: networkBodies[vertex - routerCount].networkMask) else { continue }
-            add(prefix, distance[vertex], nextHops[vertex])
+        for vertex in graph.routerCount..<vertexCount where settled[vertex] {
+            guard let prefix = OSPFPrefix(address: graph.ids[vertex],
+                                          mask: graph.networks[vertex - graph.routerCount].networkMask) else { continue }
+            candidateRoutes.append(OSPFRoute(prefix: prefix, pathType: .intraArea, cost: distance[vertex],
+                                             nextHops: nextHops(vertex)))
         }
         // §16.1 stage 2: stub networks of every router in the tree.
-        for vertex in settledOrder where vertex < routerCount {
-            for link in routerLinks[vertex] where link.type == .stub {
+        for vertex in 0..<graph.routerCount where settled[vertex] {
+            for index in graph.linkIndices(vertex) where graph.links[index].type == .stub {
+                let link = graph.links[index]
                 guard let prefix = OSPFPrefix(address: link.linkID, mask: link.linkData) else { continue }
-                var hops = nextHops[vertex]
+                var hops = nextHops(vertex)
                 if vertex == root {
                     // Our own stubs: directly attached through the interface on that network,
                     // or nothing to forward (loopbacks, configured stub networks).
@@ -301,47 +468,34 @@ extension OSPFRouter {
                         hops.append(OSPFNextHop(interface: id, gateway: nil))
                     }
                 }
-                add(prefix, distance[vertex] + UInt32(link.metric), hops)
+                candidateRoutes.append(OSPFRoute(prefix: prefix, pathType: .intraArea,
+                                                 cost: distance[vertex] + UInt32(link.metric), nextHops: hops))
             }
         }
-        for prefix in merged { result[prefix]?.nextHops.sort() }
 
-        func offer(_ candidate: OSPFRoute) {
-            guard let existing = result[candidate.prefix] else {
-                result[candidate.prefix] = candidate
-                return
-            }
-            switch OSPFRouter.preference(candidate, over: existing) {
-            case .newer: result[candidate.prefix] = candidate
-            case .same:
-                var hops = existing.nextHops
-                merge(&hops, candidate.nextHops)
-                result[candidate.prefix]!.nextHops = hops.sorted()
-            case .older: break
-            }
-        }
         /// An area border router reachable inside the area (B bit set, §16.2 step 3).
         func borderRouter(_ id: OSPFAddress) -> Int? {
-            guard id != routerID, let index = routerIndex[id], settled[index],
-                  routerLSAs[id]?.flags.contains(.areaBorder) == true else { return nil }
+            guard id != routerID, let index = graph.routerIndex[id], settled[index],
+                  graph.routerFlags[index].contains(.areaBorder) else { return nil }
             return index
         }
 
         // §16.2: inter-area routes, through the ABR that advertises the summary.
-        summaries.sort { $0.key < $1.key }
+        let summaries = graph.summaries.sorted { $0.key < $1.key }
         for (key, summary) in summaries where key.type == .summaryNetwork {
             guard summary.metric < OSPFConstants.lsInfinity, let abr = borderRouter(key.advertisingRouter),
                   let prefix = OSPFPrefix(address: key.linkStateID, mask: summary.networkMask) else { continue }
-            offer(OSPFRoute(prefix: prefix, pathType: .interArea, cost: distance[abr] + summary.metric,
-                            nextHops: nextHops[abr].sorted()))
+            candidateRoutes.append(OSPFRoute(prefix: prefix, pathType: .interArea, cost: distance[abr] + summary.metric,
+                                             nextHops: nextHops(abr)))
         }
+        var table = OSPFRouter.routingTable(from: candidateRoutes)
 
         // Paths to AS boundary routers (§16.4 step 3): intra-area when the ASBR is in the tree
         // with its E bit set, else through an ABR's ASBR-summary-LSA (type 4, §16.2).
         var asbrPaths: [OSPFAddress: (intra: Bool, cost: UInt32, hops: [OSPFNextHop])] = [:]
-        for vertex in settledOrder where vertex < routerCount && vertex != root {
-            if routerLSAs[routerIDs[vertex]]?.flags.contains(.asBoundary) == true {
-                asbrPaths[routerIDs[vertex]] = (true, distance[vertex], nextHops[vertex])
+        for vertex in 0..<graph.routerCount where settled[vertex] && vertex != root {
+            if graph.routerFlags[vertex].contains(.asBoundary) {
+                asbrPaths[graph.ids[vertex]] = (true, distance[vertex], nextHops(vertex))
             }
         }
         for (key, summary) in summaries where key.type == .summaryASBR {
@@ -350,15 +504,16 @@ extension OSPFRouter {
             if let known = asbrPaths[key.linkStateID] {
                 if known.intra || cost > known.cost { continue }
                 if cost == known.cost {
-                    merge(&asbrPaths[key.linkStateID]!.hops, nextHops[abr])
+                    merge(&asbrPaths[key.linkStateID]!.hops, nextHops(abr))
                     continue
                 }
             }
-            asbrPaths[key.linkStateID] = (false, cost, nextHops[abr])
+            asbrPaths[key.linkStateID] = (false, cost, nextHops(abr))
         }
 
         // §16.4: AS-external routes.
-        for (key, external) in externals.sorted(by: { $0.key < $1.key }) {
+        var externalRoutes: [OSPFRoute] = []
+        for (key, external) in graph.externals {
             guard external.metric < OSPFConstants.lsInfinity, key.advertisingRouter != routerID,
                   let prefix = OSPFPrefix(address: key.linkStateID, mask: external.networkMask),
                   let asbr = asbrPaths[key.advertisingRouter] else { continue }
@@ -366,20 +521,46 @@ extension OSPFRouter {
             var hops = asbr.hops
             if external.forwardingAddress != .unspecified {
                 // The forwarding address must be reachable by an intra- or inter-area route.
-                guard let via = longestMatch(external.forwardingAddress, in: result) else { continue }
+                guard let via = OSPFRouter.longestMatch(external.forwardingAddress, in: table) else { continue }
                 baseCost = via.cost
                 hops = via.nextHops.map {
                     $0.gateway == nil ? OSPFNextHop(interface: $0.interface, gateway: external.forwardingAddress) : $0
                 }
                 if via.nextHops.isEmpty { continue }
             }
-            offer(external.isType2
+            externalRoutes.append(external.isType2
                 ? OSPFRoute(prefix: prefix, pathType: .external2, cost: baseCost, type2Cost: external.metric,
                             nextHops: hops.sorted())
                 : OSPFRoute(prefix: prefix, pathType: .external1, cost: baseCost + external.metric,
                             nextHops: hops.sorted()))
         }
-        return result
+        if !externalRoutes.isEmpty { table = OSPFRouter.routingTable(from: table + externalRoutes) }
+        return table
+    }
+
+    /// The routing table from candidate routes (§11): per prefix the candidate `preference`
+    /// ranks first; equally ranked candidates merge their next hops. Sorted by prefix; the
+    /// result does not depend on the order of the candidates.
+    static func routingTable(from candidates: [OSPFRoute]) -> [OSPFRoute] {
+        var table: [OSPFRoute] = []
+        table.reserveCapacity(candidates.count)
+        for candidate in sortedByPrefix(candidates) {
+            guard let best = table.last, best.prefix == candidate.prefix else {
+                table.append(candidate)
+                continue
+            }
+            switch preference(candidate, over: best) {
+            case .newer:
+                table[table.count - 1] = candidate
+            case .same:
+                var hops = best.nextHops
+                merge(&hops, candidate.nextHops)
+                if hops.count != best.nextHops.count { table[table.count - 1].nextHops = hops.sorted() }
+            case .older:
+                break
+            }
+        }
+        return table
     }
 
     /// §11 and §16.4 step 6: intra-area beats inter-area beats type 1 beats type 2; then the
@@ -403,12 +584,36 @@ extension OSPFRouter {
         return a < b ? .newer : .older
     }
 
-    /// The most specific intra-area or inter-area route covering `address` (§16.4 step 3).
-    func longestMatch(_ address: OSPFAddress, in table: [OSPFPrefix: OSPFRoute]) -> OSPFRoute? {
+    /// `routes` sorted by prefix. Sorting integers is several times cheaper than sorting the
+    /// routes: each key holds a prefix (address, then length, as `OSPFPrefix` orders) above its
+    /// route's index, which fits in 24 bits for any realistic table.
+    static func sortedByPrefix(_ routes: [OSPFRoute]) -> [OSPFRoute] {
+        guard routes.count < 1 << 24 else { return routes.sorted { $0.prefix < $1.prefix } }
+        var keys = routes.indices.map { index in
+            UInt64(routes[index].prefix.address.rawValue) << 32 | UInt64(routes[index].prefix.length) << 24
+                | UInt64(index)
+        }
+        keys.sort()
+        return keys.map { routes[Int($0 & 0xFF_FFFF)] }
+    }
+
+    /// The most specific intra-area or inter-area route covering `address` (§16.4 step 3) in
+    /// a table sorted by prefix.
+    static func longestMatch(_ address: OSPFAddress, in table: [OSPFRoute]) -> OSPFRoute? {
         var length = 32
         while length >= 0 {
             let prefix = OSPFPrefix(address: address, length: UInt8(length))
-            if let route = table[prefix], route.pathType == .intraArea || route.pathType == .interArea { return route }
+            // Binary search for the first route not below `prefix`.
+            var low = 0
+            var high = table.count
+            while low < high {
+                let middle = (low + high) / 2
+                if table[middle].prefix < prefix { low = middle + 1 } else { high = middle }
+            }
+            if low < table.count, table[low].prefix == prefix,
+               table[low].pathType == .intraArea || table[low].pathType == .interArea {
+                return table[low]
+            }
             length -= 1
         }
         return nil

@@ -1,0 +1,123 @@
+import Testing
+@testable import WeftOSPF
+
+/// The data structures behind the routing table calculation (§16), each checked against a naive
+/// reference on random input.
+@Suite("SPF data structures")
+struct SPFStructureTests {
+    @Test("The candidate list pops in §16.1 order: distance, networks first, then ID")
+    func candidateOrder() {
+        var rng = SplitMix64(seed: 16)
+        for round in 0..<20 {
+            var list = SPFCandidateList(capacity: 0)
+            // The naive reference: an unsorted array, searched for its least element.
+            var naive: [(order: (UInt32, Int, UInt32), vertex: Int)] = []
+            func popNaive() -> Int? {
+                guard let least = naive.indices.min(by: { naive[$0].order < naive[$1].order }) else { return nil }
+                return naive.remove(at: least).vertex
+            }
+            // Pushes interleaved with pops, as in the calculation; few distinct distances, so
+            // that ties are common.
+            for vertex in 0..<(50 + round * 20) {
+                let distance = UInt32(rng.below(8))
+                let isNetwork = rng.below(2) == 0
+                let id = UInt32(truncatingIfNeeded: rng.next())
+                naive.append(((distance, isNetwork ? 0 : 1, id), vertex))
+                list.push(SPFCandidate(distance: distance, isNetwork: isNetwork, id: OSPFAddress(rawValue: id),
+                                       vertex: vertex))
+                if rng.below(3) == 0 { #expect(list.pop()?.vertex == popNaive()) }
+            }
+            while let expected = popNaive() { #expect(list.pop()?.vertex == expected) }
+            #expect(list.pop() == nil)
+        }
+    }
+
+    @Test("The candidate list sorts like the reference when everything is pushed first")
+    func candidateSort() {
+        var rng = SplitMix64(seed: 17)
+        var list = SPFCandidateList(capacity: 1000)
+        var reference: [(UInt32, Int, UInt32, Int)] = []
+        for vertex in 0..<1000 {
+            let distance = UInt32(rng.below(50))
+            let isNetwork = rng.below(4) == 0
+            let id = UInt32(truncatingIfNeeded: rng.next())
+            reference.append((distance, isNetwork ? 0 : 1, id, vertex))
+            list.push(SPFCandidate(distance: distance, isNetwork: isNetwork, id: OSPFAddress(rawValue: id), vertex: vertex))
+        }
+        reference.sort { ($0.0, $0.1, $0.2) < ($1.0, $1.1, $1.2) }
+        var popped: [Int] = []
+        while let top = list.pop() { popped.append(top.vertex) }
+        #expect(popped == reference.map(\.3))
+    }
+
+    @Test("The vertex index finds what was inserted and nothing else, at any size")
+    func vertexIndex() {
+        var rng = SplitMix64(seed: 18)
+        for count in [0, 1, 2, 7, 100, 5_000] {
+            var index = SPFVertexIndex(capacity: count)
+            var reference: [OSPFAddress: Int] = [:]
+            // Sequential IDs (as numbered routers often have) and random ones.
+            while reference.count < count {
+                let id = reference.count % 2 == 0 ? OSPFAddress(rawValue: 0x0A00_0000 + UInt32(reference.count))
+                    : OSPFAddress(rawValue: UInt32(truncatingIfNeeded: rng.next()))
+                guard reference[id] == nil else { continue }
+                index.insert(id, vertex: reference.count)
+                reference[id] = reference.count
+            }
+            for (id, vertex) in reference { #expect(index[id] == vertex) }
+            for _ in 0..<200 {
+                let id = OSPFAddress(rawValue: UInt32(truncatingIfNeeded: rng.next()))
+                #expect(index[id] == reference[id])
+            }
+        }
+    }
+
+    @Test("The routing table from candidates does not depend on their order (§11, §16.4 step 6)")
+    func routingTableFromCandidates() {
+        var rng = SplitMix64(seed: 19)
+        let types: [OSPFPathType] = [.intraArea, .interArea, .external1, .external2]
+        for _ in 0..<50 {
+            // A few prefixes with several candidates each, ties included.
+            var candidates: [OSPFRoute] = []
+            for _ in 0..<40 {
+                let prefix = OSPFPrefix(address: OSPFAddress(10, 0, UInt8(rng.below(6)), 0), length: 24)
+                let type = types[Int(rng.below(4))]
+                candidates.append(OSPFRoute(
+                    prefix: prefix, pathType: type, cost: UInt32(rng.below(3)),
+                    type2Cost: type == .external2 ? UInt32(rng.below(2)) : nil,
+                    nextHops: [OSPFNextHop(interface: OSPFInterfaceID(UInt32(rng.below(3))),
+                                           gateway: OSPFAddress(192, 0, 2, UInt8(rng.below(4))))]))
+            }
+            let table = OSPFRouter.routingTable(from: candidates)
+            var shuffled = candidates
+            for index in shuffled.indices.reversed() { shuffled.swapAt(index, Int(rng.below(UInt64(index + 1)))) }
+            #expect(OSPFRouter.routingTable(from: shuffled) == table)
+            // The reference: per prefix, the best by (type, type 2 cost, cost), next hops of all
+            // the best merged and sorted.
+            #expect(table.map(\.prefix) == Set(candidates.map(\.prefix)).sorted())
+            for route in table {
+                let forPrefix = candidates.filter { $0.prefix == route.prefix }
+                func rank(_ route: OSPFRoute) -> (Int, UInt32, UInt32) {
+                    (types.firstIndex(of: route.pathType)!, route.type2Cost ?? 0, route.cost)
+                }
+                let best = forPrefix.map(rank).min { $0 < $1 }!
+                let winners = forPrefix.filter { rank($0) == best }
+                #expect(rank(route) == best)
+                #expect(route.nextHops == Set(winners.flatMap(\.nextHops)).sorted())
+            }
+        }
+    }
+
+    @Test("Longest match in a sorted table skips external routes (§16.4 step 3)")
+    func longestMatch() {
+        let hops = [OSPFNextHop(interface: OSPFInterfaceID(1), gateway: nil)]
+        let table = OSPFRouter.routingTable(from: [
+            OSPFRoute(prefix: OSPFPrefix(address: OSPFAddress(10, 0, 0, 0), length: 8), pathType: .intraArea, cost: 1, nextHops: hops),
+            OSPFRoute(prefix: OSPFPrefix(address: OSPFAddress(10, 1, 0, 0), length: 16), pathType: .interArea, cost: 2, nextHops: hops),
+            OSPFRoute(prefix: OSPFPrefix(address: OSPFAddress(10, 1, 2, 0), length: 24), pathType: .external1, cost: 3, nextHops: hops),
+        ])
+        #expect(OSPFRouter.longestMatch(OSPFAddress(10, 1, 2, 3), in: table)?.cost == 2)
+        #expect(OSPFRouter.longestMatch(OSPFAddress(10, 2, 0, 1), in: table)?.cost == 1)
+        #expect(OSPFRouter.longestMatch(OSPFAddress(11, 0, 0, 1), in: table) == nil)
+    }
+}
