@@ -57,13 +57,17 @@ extension WireGuard {
         let keypair: Keypair
         let peer: PeerID
 
-        /// Authenticates and decrypts the datagram in place (untouched when it fails) and wipes
-        /// the key copy. Needs no lock.
+        /// Authenticates and decrypts the datagram in place and wipes the key copy. Needs no
+        /// lock. A datagram that fails is dropped, so its ciphertext may be zeroed.
+        /// `datagram` is the one `beginDecapsulation` checked (a transport message, tag included).
         public mutating func open(_ datagram: UnsafeMutableRawBufferPointer) -> Bool {
-            guard let message = TransportDataMessage(parsing: datagram) else { return false }
+            guard datagram.count >= WireGuard.minimumTransportLength else { return false }
+            let ciphertext = datagram.bytes(at: WireGuard.transportHeaderLength,
+                                            count: datagram.count - WireGuard.minimumTransportLength)
+            let tag = UnsafeRawBufferPointer(datagram.bytes(at: datagram.count - WireGuard.tagLength, count: WireGuard.tagLength))
             let opened = key.withKey { key in
-                ChaChaPoly.openInPlace(message.ciphertext, tag: UnsafeRawBufferPointer(message.tag),
-                                       additionalData: WireGuard.Noise.empty, counter: counter, key: key)
+                ChaChaPoly.openInPlaceDiscardingOnFailure(ciphertext, tag: tag, additionalData: WireGuard.Noise.empty,
+                                                          counter: counter, key: key)
             }
             key.wipe()
             return opened

@@ -12,7 +12,7 @@ extension WireGuard {
             var keypair: Keypair?
         }
 
-        private var entries: [UInt32: Entry] = [:]
+        private var entries: [ReceiverIndex: Entry] = [:]
 
         var count: Int { entries.count }
 
@@ -23,8 +23,8 @@ extension WireGuard {
             // 64 in a row is impossible short of a broken random source.
             for _ in 0 ..< 64 {
                 let index = random.uint32()
-                if entries[index] == nil {
-                    entries[index] = Entry(peer: peer, keypair: nil)
+                if entries[ReceiverIndex(index)] == nil {
+                    entries[ReceiverIndex(index)] = Entry(peer: peer, keypair: nil)
                     return index
                 }
             }
@@ -33,23 +33,39 @@ extension WireGuard {
 
         /// Hands a handshake's index over to the keypair derived from it.
         mutating func assign(_ index: UInt32, to keypair: Keypair) {
-            entries[index]?.keypair = keypair
+            entries[ReceiverIndex(index)]?.keypair = keypair
         }
 
         /// Removes a handshake's index, unless it has passed to a keypair meanwhile.
         mutating func removeHandshake(_ index: UInt32) {
-            if let entry = entries[index], entry.keypair == nil { entries[index] = nil }
+            if let entry = entries[ReceiverIndex(index)], entry.keypair == nil { entries[ReceiverIndex(index)] = nil }
         }
 
         /// Removes a keypair's index.
         mutating func removeKeypair(_ keypair: Keypair) {
-            if let entry = entries[keypair.localIndex], entry.keypair === keypair {
-                entries[keypair.localIndex] = nil
+            if let entry = entries[ReceiverIndex(keypair.localIndex)], entry.keypair === keypair {
+                entries[ReceiverIndex(keypair.localIndex)] = nil
             }
         }
 
         func lookup(_ index: UInt32) -> Entry? {
-            entries[index]
+            entries[ReceiverIndex(index)]
+        }
+    }
+
+    /// A receiver index as a dictionary key, hashed with one multiply instead of SipHash: every
+    /// transport message costs a lookup, and the keys are our own uniformly random draws, so
+    /// there is nothing for an attacker to collide (a sender can only look up, never insert).
+    struct ReceiverIndex: Hashable {
+        let value: UInt32
+
+        init(_ value: UInt32) { self.value = value }
+
+        func hash(into hasher: inout Hasher) { hasher.combine(value) }
+
+        // Dictionary asks for this; the default would run `hash(into:)` through SipHash.
+        func _rawHashValue(seed: Int) -> Int {
+            Int(truncatingIfNeeded: (UInt64(value) ^ UInt64(UInt(bitPattern: seed))) &* 0x9E37_79B9_7F4A_7C15)
         }
     }
 }

@@ -20,6 +20,7 @@ extension WireGuard.Device {
 
     /// The body of `decapsulate`, which the overload for the I/O layer's endpoint type
     /// (Specialization.swift) shares.
+    @inline(__always)
     func receive(_ datagram: UnsafeMutableRawBufferPointer, from source: Endpoint, now: WireGuard.Instant,
                  output: OutputHandler) -> WireGuard.DecapsulateResult {
         switch beginDecapsulation(datagram, from: source, now: now, output: output) {
@@ -36,6 +37,7 @@ extension WireGuard.Device {
     /// pre-checks (index, session, replay) and returns as a job; `OpenJob.open` (no lock)
     /// authenticates and decrypts; `finishDecapsulation` (under the lock) accepts the counter
     /// and does what an authentic message causes.
+    @inline(__always)
     public func beginDecapsulation(_ datagram: UnsafeMutableRawBufferPointer, from source: Endpoint,
                                    now: WireGuard.Instant, output: OutputHandler) -> WireGuard.DecapsulationStep {
         guard let type = WireGuard.MessageType(of: UnsafeRawBufferPointer(datagram)) else {
@@ -67,11 +69,13 @@ extension WireGuard.Device {
         }
     }
 
+    @inline(__always)
     private func beginTransportData(_ datagram: UnsafeMutableRawBufferPointer,
                                     now: WireGuard.Instant) -> WireGuard.DecapsulationStep {
         guard let message = WireGuard.TransportDataMessage(parsing: datagram) else { return .finished(.drop(count(.malformed))) }
-        guard let entry = indexTable.lookup(message.receiverIndex), let keypair = entry.keypair,
-              peer(entry.peer) != nil else { return .finished(.drop(count(.unknownIndex))) }
+        guard let entry = indexTable.lookup(message.receiverIndex), let keypair = entry.keypair else {
+            return .finished(.drop(count(.unknownIndex)))
+        }
         guard keypair.canReceive(now: now), !keypair.replayWindow.isExhausted else {
             keypair.receivingIsValid = false
             return .finished(.drop(count(.expiredSession)))
@@ -85,6 +89,7 @@ extension WireGuard.Device {
 
     /// The last step of `decapsulate` for transport data (see `beginDecapsulation`): `opened`
     /// is what `job.open(datagram)` returned.
+    @inline(__always)
     public func finishDecapsulation(_ datagram: UnsafeMutableRawBufferPointer, job: WireGuard.OpenJob, opened: Bool,
                                     from source: Endpoint, now: WireGuard.Instant,
                                     output: OutputHandler) -> WireGuard.DecapsulateResult {
@@ -93,7 +98,8 @@ extension WireGuard.Device {
         // The session may have been replaced or wiped while the AEAD ran without the lock.
         guard let peer = peer(job.peer), keypair.canReceive(now: now) else { return .drop(count(.expiredSession)) }
         guard keypair.replayWindow.accept(job.counter) else { return .drop(count(.replay)) }
-        let payload = WireGuard.TransportDataMessage(parsing: datagram)!.ciphertext
+        guard datagram.count >= WireGuard.minimumTransportLength else { return .drop(count(.malformed)) }
+        let payload = datagram.bytes(at: WireGuard.transportHeaderLength, count: datagram.count - WireGuard.minimumTransportLength)
 
         // The message is authentic: the peer is at `source` now (§2.1) ...
         updateEndpoint(of: peer, to: source, output: output)
