@@ -50,28 +50,6 @@ struct SPFStructureTests {
         #expect(popped == reference.map(\.3))
     }
 
-    @Test("The vertex index finds what was inserted and nothing else, at any size")
-    func vertexIndex() {
-        var rng = SplitMix64(seed: 18)
-        for count in [0, 1, 2, 7, 100, 5_000] {
-            var index = SPFVertexIndex(capacity: count)
-            var reference: [OSPFAddress: Int] = [:]
-            // Sequential IDs (as numbered routers often have) and random ones.
-            while reference.count < count {
-                let id = reference.count % 2 == 0 ? OSPFAddress(rawValue: 0x0A00_0000 + UInt32(reference.count))
-                    : OSPFAddress(rawValue: UInt32(truncatingIfNeeded: rng.next()))
-                guard reference[id] == nil else { continue }
-                index.insert(id, vertex: reference.count)
-                reference[id] = reference.count
-            }
-            for (id, vertex) in reference { #expect(index[id] == vertex) }
-            for _ in 0..<200 {
-                let id = OSPFAddress(rawValue: UInt32(truncatingIfNeeded: rng.next()))
-                #expect(index[id] == reference[id])
-            }
-        }
-    }
-
     @Test("The routing table from candidates does not depend on their order (§11, §16.4 step 6)")
     func routingTableFromCandidates() {
         var rng = SplitMix64(seed: 19)
