@@ -135,8 +135,11 @@ struct LinkStateDatabase {
 
     /// The topology for a routing table calculation at `now`: `topology`, unless an LSA in it
     /// has reached MaxAge by then and not been flushed yet; then one without such LSAs.
-    func topology(at now: OSPFInstant) -> SPFTopology {
-        guard let expiry = topologyExpiry, now >= expiry else { return topology }
+    mutating func topology(at now: OSPFInstant) -> SPFTopology {
+        guard let expiry = topologyExpiry, now >= expiry else {
+            if topology.needsRanking { topology.rankVertices() }
+            return topology
+        }
         return SPFTopology(entries.values, now: now)
     }
 

@@ -65,6 +65,15 @@ struct SPFTopology {
     private var vertexLSACount = 0
     /// `vertices.count` when the topology was last built from scratch.
     private var builtVertexCount = 0
+    /// Per vertex: its place in the order in which §16.1 step 3 breaks ties between candidates
+    /// at equal distance: networks before routers, then lower IDs first. Ranking by this number
+    /// keeps every calculation deterministic while the candidate list compares one 64-bit key.
+    private(set) var tieRank: [UInt32] = []
+    /// The inverse of `tieRank`: vertex numbers in tie-break order.
+    private(set) var vertexByTieRank: [Int32] = []
+
+    /// Whether vertices were added since `tieRank` was computed (`rankVertices()`).
+    var needsRanking: Bool { tieRank.count != vertices.count }
 
     var vertexCount: Int { vertices.count }
 
@@ -87,6 +96,19 @@ struct SPFTopology {
             install(header.key, entry.decoded)
         }
         builtVertexCount = vertices.count
+        rankVertices()
+    }
+
+    /// Computes `tieRank` for the current vertices. Only new vertices change the order, so a
+    /// stable area never sorts again.
+    mutating func rankVertices() {
+        let vertices = vertices
+        vertexByTieRank = (0..<Int32(vertices.count)).sorted { a, b in
+            let (x, y) = (vertices[Int(a)], vertices[Int(b)])
+            return x.isNetwork != y.isNetwork ? x.isNetwork : x.id < y.id
+        }
+        tieRank = [UInt32](repeating: 0, count: vertices.count)
+        for (rank, vertex) in vertexByTieRank.enumerated() { tieRank[Int(vertex)] = UInt32(rank) }
     }
 
     private mutating func vertex(for id: OSPFAddress, isNetwork: Bool) -> Int32 {

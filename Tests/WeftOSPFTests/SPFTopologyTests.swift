@@ -52,6 +52,17 @@ struct SPFTopologyTests {
         return lines.sorted()
     }
 
+    /// §16.1 step 3's tie-break order: networks before routers, then by ID; `tieRank` and
+    /// `vertexByTieRank` are each other's inverse.
+    static func checkTieRanks(_ topology: SPFTopology) {
+        #expect(!topology.needsRanking)
+        let ordered = topology.vertexByTieRank.map { topology.vertices[Int($0)] }
+        #expect(ordered.map(\.id) == topology.vertices.sorted {
+            $0.isNetwork != $1.isNetwork ? $0.isNetwork : $0.id < $1.id
+        }.map(\.id))
+        for (rank, vertex) in topology.vertexByTieRank.enumerated() { #expect(topology.tieRank[Int(vertex)] == rank) }
+    }
+
     @Test("After random installs, flushes and removals the topology equals a rebuild from scratch")
     func incrementalEqualsRebuild() {
         var rng = SplitMix64(seed: 0x5350_4654)
@@ -118,6 +129,7 @@ struct SPFTopologyTests {
                 }
                 #expect(Self.canonical(database.topology) == Self.canonical(SPFTopology(database.entries.values)),
                         "round \(round) step \(step)")
+                if rng.below(20) == 0 { Self.checkTieRanks(database.topology(at: now)) }
             }
             #expect(database.topology.vertexCount <= 2 * 400 + 64 + 20)
         }
@@ -135,5 +147,23 @@ struct SPFTopologyTests {
         #expect(database.topology(at: .zero + .milliseconds(1_999)).stubCount == 1)
         #expect(database.topology(at: .zero + .seconds(2)).stubCount == 0)
         #expect(database.topology.stubCount == 1)
+    }
+}
+
+@Suite("Routing table order")
+struct RoutingTableOrderTests {
+    @Test("Large tables sort by prefix (radix sort) exactly as the comparison sort does")
+    func radixSortMatchesComparisonSort() {
+        var rng = SplitMix64(seed: 0x5241_4458)
+        for count in [256, 1_000, 20_000] {
+            // Clustered addresses and repeated prefixes with several lengths, as stub networks are.
+            let keys = (0..<count).map { index in
+                let address = UInt64(0x0A00_0000 + UInt32(rng.below(UInt64(count / 2))) << 8)
+                return address << 32 | rng.below(33) << 24 | UInt64(index)
+            }
+            var radix = keys
+            OSPFRouter.radixSortByPrefix(&radix)
+            #expect(radix == keys.sorted())
+        }
     }
 }
