@@ -390,11 +390,13 @@ extension OSPFRouter {
     static func routingTable(from candidates: [OSPFRoute]) -> [OSPFRoute] {
         var table: [OSPFRoute] = []
         table.reserveCapacity(candidates.count)
-        for candidate in sortedByPrefix(candidates) {
-            guard let best = table.last, best.prefix == candidate.prefix else {
+        for index in indicesByPrefix(candidates) {
+            let candidate = candidates[index]
+            guard !table.isEmpty, table[table.count - 1].prefix == candidate.prefix else {
                 table.append(candidate)
                 continue
             }
+            let best = table[table.count - 1]
             switch preference(candidate, over: best) {
             case .newer:
                 table[table.count - 1] = candidate
@@ -430,20 +432,23 @@ extension OSPFRouter {
         return a < b ? .newer : .older
     }
 
-    /// `routes` sorted by prefix. Sorting integers is several times cheaper than sorting the
-    /// routes: each key holds a prefix (address, then length, as `OSPFPrefix` orders) above its
-    /// route's index, which fits in 24 bits for any realistic table.
-    static func sortedByPrefix(_ routes: [OSPFRoute]) -> [OSPFRoute] {
-        guard routes.count < 1 << 24 else { return routes.sorted { $0.prefix < $1.prefix } }
+    /// The indices of `routes` in prefix order (equal prefixes in index order). Sorting integers
+    /// is several times cheaper than sorting the routes: each key holds a prefix (address, then
+    /// length, as `OSPFPrefix` orders) above its route's index, which fits in 24 bits for any
+    /// realistic table.
+    static func indicesByPrefix(_ routes: [OSPFRoute]) -> [Int] {
+        guard routes.count < 1 << 24 else {
+            return routes.indices.sorted { (routes[$0].prefix, $0) < (routes[$1].prefix, $1) }
+        }
         var keys = routes.indices.map { index in
             UInt64(routes[index].prefix.address.rawValue) << 32 | UInt64(routes[index].prefix.length) << 24
                 | UInt64(index)
         }
         if keys.count < 256 { keys.sort() } else { radixSortByPrefix(&keys) }
-        return keys.map { routes[Int($0 & 0xFF_FFFF)] }
+        return keys.map { Int($0 & 0xFF_FFFF) }
     }
 
-    /// Sorts keys made by `sortedByPrefix`, which arrive in index order, by their upper 40 bits
+    /// Sorts keys made by `indicesByPrefix`, which arrive in index order, by their upper 40 bits
     /// (the prefix): a least-significant-digit radix sort in four stable passes of 10 bits. For
     /// a large area's table this is a small fraction of a comparison sort's work.
     static func radixSortByPrefix(_ keys: inout [UInt64]) {
