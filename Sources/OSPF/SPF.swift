@@ -187,9 +187,10 @@ extension OSPFRouter {
     }
 
     /// The routing table calculation (§16.1 intra-area, §16.2 inter-area, §16.4 AS-external)
-    /// over the current link state database at `now`, sorted by prefix. It changes nothing: the
-    /// router runs the same calculation when its SPF timer fires and installs the result (see
-    /// `routingTable`); this entry point lets tools check or time it.
+    /// over the current link state database at `now`, sorted by prefix. It changes nothing (it
+    /// may cache the vertices' tie-break order): the router runs the same calculation when its
+    /// SPF timer fires and installs the result (see `routingTable`); this entry point lets tools
+    /// check or time it. The graph comes ready from the database (`SPFTopology`).
     public func calculateRoutingTable(now: OSPFInstant) -> [OSPFRoute] {
         let graph = database.topology(at: now)
         guard let root = graph.routerVertex[routerID].map(Int.init), graph.vertices[root].hasRouterLSA else { return [] }
