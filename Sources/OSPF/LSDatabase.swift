@@ -40,6 +40,13 @@ struct LinkStateDatabase {
     /// The earliest time an entry reaches MaxAge or (self-originated) LSRefreshTime; may be
     /// early after removals, never late.
     private(set) var nextAgingEvent: OSPFInstant?
+    /// The router-, network-, summary- and AS-external-LSAs not at MaxAge, as the routing table
+    /// calculation reads them (§16), updated with every change to `entries`.
+    private(set) var topology = SPFTopology()
+    /// The earliest time an LSA in `topology` reaches MaxAge by aging (§14); may be early after
+    /// removals, never late. From then on until the aging timer has flushed it, SPF builds its
+    /// graph afresh rather than use `topology`.
+    private(set) var topologyExpiry: OSPFInstant?
 
     var sortedKeys: [OSPFLSAKey] { entries.keys.sorted() }
     var count: Int { entries.count }
@@ -84,7 +91,16 @@ struct LinkStateDatabase {
                               isSelfOriginated: isSelfOriginated, decoded: decoded ?? DecodedLSABody(lsa))
         entries[key] = entry
         let isMaxAge = lsa.header.age >= OSPFConstants.maxAge
-        if isMaxAge { maxAgeKeys.insert(key) } else { maxAgeKeys.remove(key) }
+        if isMaxAge {
+            maxAgeKeys.insert(key)
+            topology.remove(key)
+        } else {
+            maxAgeKeys.remove(key)
+            topology.install(key, entry.decoded)
+            let expiry = now + .seconds(UInt64(OSPFConstants.maxAge - lsa.header.age))
+            if topologyExpiry.map({ expiry < $0 }) ?? true { topologyExpiry = expiry }
+        }
+        rebuildTopologyIfSparse()
         if let deadline = agingDeadline(entry), deadline > now, nextAgingEvent.map({ deadline < $0 }) ?? true {
             nextAgingEvent = deadline
         }
@@ -102,11 +118,29 @@ struct LinkStateDatabase {
         entry.receivedByFlooding = false
         entries[key] = entry
         maxAgeKeys.insert(key)
+        topology.remove(key)
+        rebuildTopologyIfSparse()
     }
 
     mutating func remove(_ key: OSPFLSAKey) {
         entries[key] = nil
         maxAgeKeys.remove(key)
+        topology.remove(key)
+        rebuildTopologyIfSparse()
+    }
+
+    private mutating func rebuildTopologyIfSparse() {
+        if topology.needsRebuild { topology = SPFTopology(entries.values) }
+    }
+
+    /// The topology for a routing table calculation at `now`: `topology`, unless an LSA in it
+    /// has reached MaxAge by then and not been flushed yet; then one without such LSAs.
+    mutating func topology(at now: OSPFInstant) -> SPFTopology {
+        guard let expiry = topologyExpiry, now >= expiry else {
+            if topology.needsRanking { topology.rankVertices() }
+            return topology
+        }
+        return SPFTopology(entries.values, now: now)
     }
 
     /// When an entry next needs attention: refresh of our own LSAs at LSRefreshTime (§12.4),
@@ -124,11 +158,17 @@ struct LinkStateDatabase {
     /// continuously.
     mutating func recomputeNextAgingEvent(now: OSPFInstant) {
         var earliest: OSPFInstant?
+        var earliestExpiry: OSPFInstant?
         for entry in entries.values {
+            if entry.lsa.header.age < OSPFConstants.maxAge {
+                let expiry = entry.installedAt + .seconds(UInt64(OSPFConstants.maxAge - entry.lsa.header.age))
+                if earliestExpiry.map({ expiry < $0 }) ?? true { earliestExpiry = expiry }
+            }
             guard let deadline = agingDeadline(entry), deadline > now else { continue }
             if earliest.map({ deadline < $0 }) ?? true { earliest = deadline }
         }
         nextAgingEvent = earliest
+        topologyExpiry = earliestExpiry
     }
 }
 

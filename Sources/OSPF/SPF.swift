@@ -61,176 +61,19 @@ public struct OSPFRoute: Hashable, Sendable, Codable, CustomStringConvertible {
 
 // MARK: The calculation's data structures
 
-/// The area as §16.1 sees it: router-LSAs and network-LSAs that are usable (decoded, not at
-/// MaxAge), numbered as vertices. Vertices 0..<routerCount are routers, the rest transit
-/// networks; the numbering follows the database's order and never shows in the result (the
-/// candidate list breaks ties by ID, not by number).
-struct SPFGraph {
-    /// Router ID of each router vertex, then Link State ID (the DR's interface address) of
-    /// each network vertex.
-    var ids: [OSPFAddress] = []
-    var routerCount = 0
-    /// The links of all router-LSAs, one router after the other: router vertex v's are
-    /// `links[firstLink[v]..<firstLink[v + 1]]`. One array rather than one per router, as the
-    /// calculation visits every link and often a neighbor's too.
-    var links: [OSPFRouterLSA.Link] = []
-    var firstLink: [Int] = [0]
-    /// Per router vertex: its router-LSA's flags.
-    var routerFlags: [OSPFRouterLSA.Flags] = []
-    /// Per network vertex (numbered from `routerCount`): its network-LSA.
-    var networks: [OSPFNetworkLSA] = []
-    var routerIndex: SPFVertexIndex
-    var networkIndex: SPFVertexIndex
-    var summaries: [(key: OSPFLSAKey, lsa: OSPFSummaryLSA)] = []
-    var externals: [(key: OSPFLSAKey, lsa: OSPFASExternalLSA)] = []
-    /// Stub links of all routers, to size the routing table.
-    var stubCount = 0
-
-    var vertexCount: Int { ids.count }
-
-    init(_ database: LinkStateDatabase, now: OSPFInstant) {
-        var networkCandidates: [OSPFAddress: [(advertisingRouter: OSPFAddress, lsa: OSPFNetworkLSA)]] = [:]
-        var links: [OSPFRouterLSA.Link] = []
-        links.reserveCapacity(database.count * 4)
-        firstLink.reserveCapacity(database.count + 1)
-        routerFlags.reserveCapacity(database.count)
-        ids.reserveCapacity(database.count)
-        // Entries are read field by field rather than copied whole: a copy retains the LSA's
-        // body too, and on a large database those cold reference counts cost more than the rest
-        // of the walk.
-        let entries = database.entries.values
-        for index in entries.indices {
-            let header = entries[index].lsa.header
-            guard LinkStateDatabase.age(installed: header.age, at: entries[index].installedAt, now: now)
-                < OSPFConstants.maxAge else { continue }
-            switch entries[index].decoded {
-            case .router(let lsa) where header.linkStateID == header.advertisingRouter:
-                ids.append(header.advertisingRouter)
-                lsa.links.withUnsafeBufferPointer { links.append(contentsOf: $0) }
-                firstLink.append(links.count)
-                routerFlags.append(lsa.flags)
-            case .network(let lsa):
-                networkCandidates[header.linkStateID, default: []].append((header.advertisingRouter, lsa))
-            case .external(let lsa):
-                externals.append((header.key, lsa))
-            case .summary(let lsa):
-                summaries.append((header.key, lsa))
-            default:
-                break
-            }
-        }
-        self.links = links
-        routerCount = ids.count
-        routerIndex = SPFVertexIndex(capacity: routerCount)
-        for (vertex, id) in ids.enumerated() { routerIndex.insert(id, vertex: vertex) }
-        for link in links where link.type == .stub { stubCount += 1 }
-
-        // If stale network-LSAs share a Link State ID, use the one whose advertising router
-        // really is the DR: its router-LSA has a transit link whose Link Data is that address.
-        networkIndex = SPFVertexIndex(capacity: networkCandidates.count)
-        for (id, candidates) in networkCandidates {
-            let sorted = candidates.sorted { $0.advertisingRouter < $1.advertisingRouter }
-            let genuine = sorted.first { candidate in
-                guard let router = routerIndex[candidate.advertisingRouter] else { return false }
-                return link(from: router, type: .transit, to: id)?.linkData == id
-            }
-            networkIndex.insert(id, vertex: ids.count)
-            ids.append(id)
-            networks.append((genuine ?? sorted[0]).lsa)
-        }
-    }
-
-    func isNetwork(_ vertex: Int) -> Bool { vertex >= routerCount }
-
-    /// Indices in `links` of router vertex `vertex`'s links.
-    func linkIndices(_ vertex: Int) -> Range<Int> { firstLink[vertex]..<firstLink[vertex + 1] }
-
-    /// Router vertex `vertex`'s first link of `type` whose Link ID is `id`.
-    func link(from vertex: Int, type: OSPFRouterLSA.LinkType, to id: OSPFAddress) -> OSPFRouterLSA.Link? {
-        for index in linkIndices(vertex) where links[index].linkID == id && links[index].type == type {
-            return links[index]
-        }
-        return nil
-    }
-}
-
-/// Router IDs (or network Link State IDs) to vertex numbers, for one calculation.
-///
-/// `Dictionary` hashes with SipHash, and one lookup per link made that most of the cost of a
-/// large area's SPF; this is an open-addressing table with a cheaper hash: the SplitMix64
-/// finalizer (a bijective mixer with good avalanche) over the ID plus a key that is random per
-/// process (taken from Swift's randomly seeded `Hasher`), so that LSAs cannot be chosen to
-/// collide. The table is never more than half full, so every probe sequence ends at an empty
-/// slot.
-struct SPFVertexIndex {
-    private var keys: [UInt32]
-    /// Vertex numbers; -1 marks an empty slot.
-    private var vertices: [Int32]
-    private let shift: UInt64
-    /// `SPFVertexIndex.randomKey`, copied so that lookups need no global access.
-    private let key = SPFVertexIndex.randomKey
-    private let capacity: Int
-    private var count = 0
-
-    static let randomKey: UInt64 = {
-        var hasher = Hasher()
-        hasher.combine(0x5350_4649 as UInt32)
-        return UInt64(bitPattern: Int64(hasher.finalize()))
-    }()
-
-    /// An empty index for up to `capacity` IDs.
-    init(capacity: Int) {
-        var bits = 3
-        while 1 << bits < 2 * capacity { bits += 1 }
-        keys = Array(repeating: 0, count: 1 << bits)
-        vertices = Array(repeating: -1, count: 1 << bits)
-        shift = UInt64(64 - bits)
-        self.capacity = capacity
-    }
-
-    private func slot(_ id: OSPFAddress) -> Int {
-        var z = UInt64(id.rawValue) &+ key
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return Int(truncatingIfNeeded: (z ^ (z >> 31)) >> shift)
-    }
-
-    /// Adds an ID that is not in the index yet.
-    mutating func insert(_ id: OSPFAddress, vertex: Int) {
-        precondition(count < capacity, "SPFVertexIndex over capacity")
-        count += 1
-        let mask = keys.count - 1
-        var index = slot(id)
-        while vertices[index] >= 0 { index = (index + 1) & mask }
-        keys[index] = id.rawValue
-        vertices[index] = Int32(truncatingIfNeeded: vertex)
-    }
-
-    subscript(id: OSPFAddress) -> Int? {
-        let mask = keys.count - 1
-        var index = slot(id)
-        while vertices[index] >= 0 {
-            if keys[index] == id.rawValue { return Int(vertices[index]) }
-            index = (index + 1) & mask
-        }
-        return nil
-    }
-}
-
-/// A candidate vertex of the shortest path tree (§16.1), in the candidate list: its distance,
-/// kind, ID and vertex number packed into one integer whose order is the order of §16.1 step 3
-/// (lower distance first; at equal distance networks before routers; then lower IDs, which makes
-/// every run deterministic), so that the heap compares a single value.
+/// A candidate vertex of the shortest path tree (§16.1), in the candidate list: its distance
+/// above its tie rank (`SPFTopology.tieRank`), so that the order of the key is the order of
+/// §16.1 step 3: lower distance first; at equal distance networks before routers, then lower
+/// IDs, which makes every run deterministic.
 struct SPFCandidate {
-    private var key: UInt128
+    private var key: UInt64
 
-    init(distance: UInt32, isNetwork: Bool, id: OSPFAddress, vertex: Int) {
-        key = UInt128(distance) << 65 | UInt128(isNetwork ? 0 : 1) << 64 | UInt128(id.rawValue) << 32
-            | UInt128(UInt32(truncatingIfNeeded: vertex))
+    init(distance: UInt32, tieRank: UInt32) {
+        key = UInt64(distance) << 32 | UInt64(tieRank)
     }
 
-    var distance: UInt32 { UInt32(truncatingIfNeeded: key >> 65) }
-    var vertex: Int { Int(UInt32(truncatingIfNeeded: key)) }
+    var distance: UInt32 { UInt32(truncatingIfNeeded: key >> 32) }
+    var tieRank: Int { Int(UInt32(truncatingIfNeeded: key)) }
 
     func precedes(_ other: SPFCandidate) -> Bool { key < other.key }
 }
@@ -344,12 +187,13 @@ extension OSPFRouter {
     }
 
     /// The routing table calculation (§16.1 intra-area, §16.2 inter-area, §16.4 AS-external)
-    /// over the current link state database at `now`, sorted by prefix. It changes nothing: the
-    /// router runs the same calculation when its SPF timer fires and installs the result (see
-    /// `routingTable`); this entry point lets tools check or time it.
+    /// over the current link state database at `now`, sorted by prefix. It changes nothing (it
+    /// may cache the vertices' tie-break order): the router runs the same calculation when its
+    /// SPF timer fires and installs the result (see `routingTable`); this entry point lets tools
+    /// check or time it. The graph comes ready from the database (`SPFTopology`).
     public func calculateRoutingTable(now: OSPFInstant) -> [OSPFRoute] {
-        let graph = SPFGraph(database, now: now)
-        guard let root = graph.routerIndex[routerID] else { return [] }
+        let graph = database.topology(at: now)
+        guard let root = graph.routerVertex[routerID].map(Int.init), graph.vertices[root].hasRouterLSA else { return [] }
         var interfaceByAddress: [OSPFAddress: Interface] = [:]
         for id in interfaceOrder {
             guard let interface = interfaces[id], interface.state != .down, interface.state != .loopback else { continue }
@@ -365,7 +209,7 @@ extension OSPFRouter {
         var settled = [Bool](repeating: false, count: vertexCount)
         var candidates = SPFCandidateList(capacity: vertexCount)
         distance[root] = 0
-        candidates.push(SPFCandidate(distance: 0, isNetwork: false, id: routerID, vertex: root))
+        candidates.push(SPFCandidate(distance: 0, tieRank: graph.tieRank[root]))
 
         func relax(_ vertex: Int, _ cost: UInt32, _ hops: Int32) {
             if cost == distance[vertex] {
@@ -374,25 +218,26 @@ extension OSPFRouter {
             }
             distance[vertex] = cost
             hopSet[vertex] = hops
-            candidates.push(SPFCandidate(distance: cost, isNetwork: graph.isNetwork(vertex), id: graph.ids[vertex],
-                                         vertex: vertex))
+            candidates.push(SPFCandidate(distance: cost, tieRank: graph.tieRank[vertex]))
         }
 
         while let candidate = candidates.pop() {
-            let vertex = candidate.vertex
+            let vertex = Int(graph.vertexByTieRank[candidate.tieRank])
             let cost = candidate.distance
             guard !settled[vertex], distance[vertex] == cost else { continue }
             settled[vertex] = true
             let hops = hopSet[vertex]
-            let vertexID = graph.ids[vertex]
-            if graph.isNetwork(vertex) {
+            if graph.vertices[vertex].isNetwork {
+                // Only networks with a network-LSA are pushed.
+                guard let network = graph.networkLSA(vertex) else { continue }
                 // §16.1.1: across a network attached to the root, the next hop is the router's
                 // own address on that network; beyond, hops are inherited.
                 let attachedToRoot = hopSets[hops].contains { $0.gateway == nil }
-                for attached in graph.networks[vertex - graph.routerCount].attachedRouters {
-                    guard let target = graph.routerIndex[attached], !settled[target], cost <= distance[target],
+                for attached in network.attachedRouters {
+                    let target = Int(attached)
+                    guard graph.vertices[target].hasRouterLSA, !settled[target], cost <= distance[target],
                           // The router must link back to this network (§16.1 step 2b).
-                          let back = graph.link(from: target, type: .transit, to: vertexID)
+                          let back = graph.link(from: target, type: .transit, to: vertex)
                     else { continue }
                     let routerHops = attachedToRoot
                         ? hopSets.add(hopSets[hops].map {
@@ -403,15 +248,16 @@ extension OSPFRouter {
                 }
                 continue
             }
-            for index in graph.linkIndices(vertex) {
+            for index in graph.vertices[vertex].links {
                 let link = graph.links[index]
                 let linkCost = cost + UInt32(link.metric)
+                let target = Int(link.target)
                 switch link.type {
                 case .pointToPoint:
                     // The target must link back (§16.1 step 2b), checked only for a link that
                     // would be used: most are not.
-                    guard let target = graph.routerIndex[link.linkID], !settled[target], linkCost <= distance[target],
-                          graph.link(from: target, type: .pointToPoint, to: vertexID) != nil
+                    guard graph.vertices[target].hasRouterLSA, !settled[target], linkCost <= distance[target],
+                          graph.link(from: target, type: .pointToPoint, to: vertex) != nil
                     else { continue }
                     if vertex == root {
                         // §16.1.1: a directly connected router is reached over the interface
@@ -425,8 +271,8 @@ extension OSPFRouter {
                         relax(target, linkCost, hops)
                     }
                 case .transit:
-                    guard let target = graph.networkIndex[link.linkID], !settled[target], linkCost <= distance[target],
-                          graph.networks[target - graph.routerCount].attachedRouters.contains(vertexID) else { continue }
+                    guard !settled[target], linkCost <= distance[target],
+                          graph.networkLSA(target)?.attachedRouters.contains(Int32(vertex)) == true else { continue }
                     if vertex == root {
                         // §16.1.1: a network attached to the root needs no gateway.
                         guard let interface = interfaceByAddress[link.linkData] else { continue }
@@ -444,17 +290,18 @@ extension OSPFRouter {
 
         // The routing table, from candidate routes to the tree's destinations.
         var candidateRoutes: [OSPFRoute] = []
-        candidateRoutes.reserveCapacity(graph.stubCount + graph.networks.count + graph.summaries.count)
-        // Transit networks are destinations too (§16.1 step 2(d) for network vertices).
-        for vertex in graph.routerCount..<vertexCount where settled[vertex] {
-            guard let prefix = OSPFPrefix(address: graph.ids[vertex],
-                                          mask: graph.networks[vertex - graph.routerCount].networkMask) else { continue }
-            candidateRoutes.append(OSPFRoute(prefix: prefix, pathType: .intraArea, cost: distance[vertex],
-                                             nextHops: nextHops(vertex)))
-        }
-        // §16.1 stage 2: stub networks of every router in the tree.
-        for vertex in 0..<graph.routerCount where settled[vertex] {
-            for index in graph.linkIndices(vertex) where graph.links[index].type == .stub {
+        candidateRoutes.reserveCapacity(graph.stubCount + graph.networkVertex.count + graph.summaries.count)
+        for vertex in 0..<vertexCount where settled[vertex] {
+            if graph.vertices[vertex].isNetwork {
+                // Transit networks are destinations too (§16.1 step 2(d) for network vertices).
+                guard let network = graph.networkLSA(vertex),
+                      let prefix = OSPFPrefix(address: graph.vertices[vertex].id, mask: network.networkMask) else { continue }
+                candidateRoutes.append(OSPFRoute(prefix: prefix, pathType: .intraArea, cost: distance[vertex],
+                                                 nextHops: nextHops(vertex)))
+                continue
+            }
+            // §16.1 stage 2: stub networks of every router in the tree.
+            for index in graph.vertices[vertex].links where graph.links[index].type == .stub {
                 let link = graph.links[index]
                 guard let prefix = OSPFPrefix(address: link.linkID, mask: link.linkData) else { continue }
                 var hops = nextHops(vertex)
@@ -475,8 +322,8 @@ extension OSPFRouter {
 
         /// An area border router reachable inside the area (B bit set, §16.2 step 3).
         func borderRouter(_ id: OSPFAddress) -> Int? {
-            guard id != routerID, let index = graph.routerIndex[id], settled[index],
-                  graph.routerFlags[index].contains(.areaBorder) else { return nil }
+            guard id != routerID, let index = graph.routerVertex[id].map(Int.init), settled[index],
+                  graph.vertices[index].flags.contains(.areaBorder) else { return nil }
             return index
         }
 
@@ -493,9 +340,9 @@ extension OSPFRouter {
         // Paths to AS boundary routers (§16.4 step 3): intra-area when the ASBR is in the tree
         // with its E bit set, else through an ABR's ASBR-summary-LSA (type 4, §16.2).
         var asbrPaths: [OSPFAddress: (intra: Bool, cost: UInt32, hops: [OSPFNextHop])] = [:]
-        for vertex in 0..<graph.routerCount where settled[vertex] && vertex != root {
-            if graph.routerFlags[vertex].contains(.asBoundary) {
-                asbrPaths[graph.ids[vertex]] = (true, distance[vertex], nextHops(vertex))
+        for vertex in 0..<vertexCount where settled[vertex] && vertex != root && !graph.vertices[vertex].isNetwork {
+            if graph.vertices[vertex].flags.contains(.asBoundary) {
+                asbrPaths[graph.vertices[vertex].id] = (true, distance[vertex], nextHops(vertex))
             }
         }
         for (key, summary) in summaries where key.type == .summaryASBR {
@@ -544,11 +391,13 @@ extension OSPFRouter {
     static func routingTable(from candidates: [OSPFRoute]) -> [OSPFRoute] {
         var table: [OSPFRoute] = []
         table.reserveCapacity(candidates.count)
-        for candidate in sortedByPrefix(candidates) {
-            guard let best = table.last, best.prefix == candidate.prefix else {
+        for index in indicesByPrefix(candidates) {
+            let candidate = candidates[index]
+            guard !table.isEmpty, table[table.count - 1].prefix == candidate.prefix else {
                 table.append(candidate)
                 continue
             }
+            let best = table[table.count - 1]
             switch preference(candidate, over: best) {
             case .newer:
                 table[table.count - 1] = candidate
@@ -584,17 +433,50 @@ extension OSPFRouter {
         return a < b ? .newer : .older
     }
 
-    /// `routes` sorted by prefix. Sorting integers is several times cheaper than sorting the
-    /// routes: each key holds a prefix (address, then length, as `OSPFPrefix` orders) above its
-    /// route's index, which fits in 24 bits for any realistic table.
-    static func sortedByPrefix(_ routes: [OSPFRoute]) -> [OSPFRoute] {
-        guard routes.count < 1 << 24 else { return routes.sorted { $0.prefix < $1.prefix } }
+    /// The indices of `routes` in prefix order (equal prefixes in index order). Sorting integers
+    /// is several times cheaper than sorting the routes: each key holds a prefix (address, then
+    /// length, as `OSPFPrefix` orders) above its route's index, which fits in 24 bits for any
+    /// realistic table.
+    static func indicesByPrefix(_ routes: [OSPFRoute]) -> [Int] {
+        guard routes.count < 1 << 24 else {
+            return routes.indices.sorted { (routes[$0].prefix, $0) < (routes[$1].prefix, $1) }
+        }
         var keys = routes.indices.map { index in
             UInt64(routes[index].prefix.address.rawValue) << 32 | UInt64(routes[index].prefix.length) << 24
                 | UInt64(index)
         }
-        keys.sort()
-        return keys.map { routes[Int($0 & 0xFF_FFFF)] }
+        if keys.count < 256 { keys.sort() } else { radixSortByPrefix(&keys) }
+        return keys.map { Int($0 & 0xFF_FFFF) }
+    }
+
+    /// Sorts keys made by `indicesByPrefix`, which arrive in index order, by their upper 40 bits
+    /// (the prefix): a least-significant-digit radix sort in four stable passes of 10 bits. For
+    /// a large area's table this is a small fraction of a comparison sort's work.
+    static func radixSortByPrefix(_ keys: inout [UInt64]) {
+        let digits = 1 << 10
+        var sorted = [UInt64](repeating: 0, count: keys.count)
+        var start = [Int](repeating: 0, count: digits)
+        keys.withUnsafeMutableBufferPointer { keys in
+            sorted.withUnsafeMutableBufferPointer { sorted in
+                start.withUnsafeMutableBufferPointer { start in
+                    var source = keys
+                    var target = sorted
+                    for shift in stride(from: UInt64(24), to: 64, by: 10) {
+                        for digit in 0..<digits { start[digit] = 0 }
+                        for key in source { start[Int(key >> shift) & (digits - 1)] += 1 }
+                        var total = 0
+                        for digit in 0..<digits { (start[digit], total) = (total, total + start[digit]) }
+                        for key in source {
+                            let digit = Int(key >> shift) & (digits - 1)
+                            target[start[digit]] = key
+                            start[digit] += 1
+                        }
+                        swap(&source, &target)
+                    }
+                    // Four passes: the result is back in `keys`.
+                }
+            }
+        }
     }
 
     /// The most specific intra-area or inter-area route covering `address` (§16.4 step 3) in

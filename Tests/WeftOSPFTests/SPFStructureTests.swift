@@ -5,29 +5,28 @@ import Testing
 /// reference on random input.
 @Suite("SPF data structures")
 struct SPFStructureTests {
-    @Test("The candidate list pops in §16.1 order: distance, networks first, then ID")
+    @Test("The candidate list pops in §16.1 order: distance, then tie rank")
     func candidateOrder() {
         var rng = SplitMix64(seed: 16)
         for round in 0..<20 {
             var list = SPFCandidateList(capacity: 0)
             // The naive reference: an unsorted array, searched for its least element.
-            var naive: [(order: (UInt32, Int, UInt32), vertex: Int)] = []
+            var naive: [(distance: UInt32, rank: Int)] = []
             func popNaive() -> Int? {
-                guard let least = naive.indices.min(by: { naive[$0].order < naive[$1].order }) else { return nil }
-                return naive.remove(at: least).vertex
+                guard let least = naive.indices.min(by: { naive[$0] < naive[$1] }) else { return nil }
+                return naive.remove(at: least).rank
             }
             // Pushes interleaved with pops, as in the calculation; few distinct distances, so
-            // that ties are common.
-            for vertex in 0..<(50 + round * 20) {
+            // that ties are common. Tie ranks are unique per vertex, as the topology's are.
+            var ranks = Array(0..<(50 + round * 20))
+            for index in ranks.indices.reversed() { ranks.swapAt(index, Int(rng.below(UInt64(index + 1)))) }
+            for rank in ranks {
                 let distance = UInt32(rng.below(8))
-                let isNetwork = rng.below(2) == 0
-                let id = UInt32(truncatingIfNeeded: rng.next())
-                naive.append(((distance, isNetwork ? 0 : 1, id), vertex))
-                list.push(SPFCandidate(distance: distance, isNetwork: isNetwork, id: OSPFAddress(rawValue: id),
-                                       vertex: vertex))
-                if rng.below(3) == 0 { #expect(list.pop()?.vertex == popNaive()) }
+                naive.append((distance, rank))
+                list.push(SPFCandidate(distance: distance, tieRank: UInt32(rank)))
+                if rng.below(3) == 0 { #expect(list.pop()?.tieRank == popNaive()) }
             }
-            while let expected = popNaive() { #expect(list.pop()?.vertex == expected) }
+            while let expected = popNaive() { #expect(list.pop()?.tieRank == expected) }
             #expect(list.pop() == nil)
         }
     }
@@ -36,40 +35,16 @@ struct SPFStructureTests {
     func candidateSort() {
         var rng = SplitMix64(seed: 17)
         var list = SPFCandidateList(capacity: 1000)
-        var reference: [(UInt32, Int, UInt32, Int)] = []
-        for vertex in 0..<1000 {
+        var reference: [(UInt32, Int)] = []
+        for rank in 0..<1000 {
             let distance = UInt32(rng.below(50))
-            let isNetwork = rng.below(4) == 0
-            let id = UInt32(truncatingIfNeeded: rng.next())
-            reference.append((distance, isNetwork ? 0 : 1, id, vertex))
-            list.push(SPFCandidate(distance: distance, isNetwork: isNetwork, id: OSPFAddress(rawValue: id), vertex: vertex))
+            reference.append((distance, rank))
+            list.push(SPFCandidate(distance: distance, tieRank: UInt32(rank)))
         }
-        reference.sort { ($0.0, $0.1, $0.2) < ($1.0, $1.1, $1.2) }
+        reference.sort { $0 < $1 }
         var popped: [Int] = []
-        while let top = list.pop() { popped.append(top.vertex) }
-        #expect(popped == reference.map(\.3))
-    }
-
-    @Test("The vertex index finds what was inserted and nothing else, at any size")
-    func vertexIndex() {
-        var rng = SplitMix64(seed: 18)
-        for count in [0, 1, 2, 7, 100, 5_000] {
-            var index = SPFVertexIndex(capacity: count)
-            var reference: [OSPFAddress: Int] = [:]
-            // Sequential IDs (as numbered routers often have) and random ones.
-            while reference.count < count {
-                let id = reference.count % 2 == 0 ? OSPFAddress(rawValue: 0x0A00_0000 + UInt32(reference.count))
-                    : OSPFAddress(rawValue: UInt32(truncatingIfNeeded: rng.next()))
-                guard reference[id] == nil else { continue }
-                index.insert(id, vertex: reference.count)
-                reference[id] = reference.count
-            }
-            for (id, vertex) in reference { #expect(index[id] == vertex) }
-            for _ in 0..<200 {
-                let id = OSPFAddress(rawValue: UInt32(truncatingIfNeeded: rng.next()))
-                #expect(index[id] == reference[id])
-            }
-        }
+        while let top = list.pop() { popped.append(top.tieRank) }
+        #expect(popped == reference.map(\.1))
     }
 
     @Test("The routing table from candidates does not depend on their order (§11, §16.4 step 6)")
