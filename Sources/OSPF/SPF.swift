@@ -78,53 +78,82 @@ struct SPFCandidate {
     func precedes(_ other: SPFCandidate) -> Bool { key < other.key }
 }
 
-/// The candidate list of §16.1 as a binary min-heap. A vertex whose distance improves is pushed
-/// again; its stale entry is skipped when it comes out. The sift loops run on the array's buffer:
-/// with bounds and uniqueness checks on every step they took most of a large area's SPF time.
+/// The candidate list of §16.1 as an indexed binary min-heap: each vertex is in it at most once,
+/// and a vertex whose distance improves moves up in place (decrease-key) instead of being pushed
+/// again, so that a run pops each vertex once. `position` maps a tie rank (one per vertex) to
+/// its slot in the heap. The sift loops run on the arrays' buffers: with bounds and uniqueness
+/// checks on every step they took most of a large area's SPF time.
 struct SPFCandidateList {
     private var items: [SPFCandidate] = []
+    /// Per tie rank: the slot of its candidate in `items`, or -1 when it is not in the list.
+    private var position: [Int32]
 
-    init(capacity: Int) { items.reserveCapacity(capacity) }
+    /// A list for vertices whose tie ranks are below `vertexCount`.
+    init(vertexCount: Int) {
+        items.reserveCapacity(vertexCount)
+        position = [Int32](repeating: -1, count: vertexCount)
+    }
 
-    mutating func push(_ candidate: SPFCandidate) {
-        items.append(candidate)
+    /// Adds `candidate`, or, when its vertex is already in the list, lowers its key to
+    /// `candidate`'s (§16.1 step 2d: a shorter path replaces the candidate's distance). The new
+    /// key must not be above the one in the list.
+    mutating func insertOrDecrease(_ candidate: SPFCandidate) {
+        let rank = candidate.tieRank
+        var slot = Int(position[rank])
+        if slot < 0 {
+            slot = items.count
+            items.append(candidate)
+        }
         items.withUnsafeMutableBufferPointer { heap in
-            var child = heap.count - 1
-            while child > 0 {
-                let parent = (child - 1) / 2
-                guard candidate.precedes(heap[parent]) else { break }
-                heap[child] = heap[parent]
-                child = parent
+            position.withUnsafeMutableBufferPointer { position in
+                // Indices stay far below Int.max: no overflow checks needed.
+                var child = slot
+                while child > 0 {
+                    let parent = (child &- 1) / 2
+                    guard candidate.precedes(heap[parent]) else { break }
+                    heap[child] = heap[parent]
+                    position[heap[child].tieRank] = Int32(truncatingIfNeeded: child)
+                    child = parent
+                }
+                heap[child] = candidate
+                position[rank] = Int32(truncatingIfNeeded: child)
             }
-            heap[child] = candidate
         }
     }
 
     mutating func pop() -> SPFCandidate? {
         guard let last = items.popLast() else { return nil }
-        guard !items.isEmpty else { return last }
+        guard !items.isEmpty else {
+            position[last.tieRank] = -1
+            return last
+        }
         return items.withUnsafeMutableBufferPointer { heap in
-            let top = heap[0]
-            // Floyd's variant: move the hole the top leaves down to a leaf along the smaller
-            // children (one comparison per level), then sift the last item up from there; it
-            // rarely rises far.
-            var hole = 0
-            while true {
-                // Indices stay far below Int.max: no overflow checks needed.
-                var child = 2 &* hole &+ 1
-                guard child < heap.count else { break }
-                if child &+ 1 < heap.count, heap[child &+ 1].precedes(heap[child]) { child &+= 1 }
-                heap[hole] = heap[child]
-                hole = child
+            position.withUnsafeMutableBufferPointer { position in
+                let top = heap[0]
+                position[top.tieRank] = -1
+                // Floyd's variant: move the hole the top leaves down to a leaf along the smaller
+                // children (one comparison per level), then sift the last item up from there;
+                // it rarely rises far.
+                var hole = 0
+                while true {
+                    var child = 2 &* hole &+ 1
+                    guard child < heap.count else { break }
+                    if child &+ 1 < heap.count, heap[child &+ 1].precedes(heap[child]) { child &+= 1 }
+                    heap[hole] = heap[child]
+                    position[heap[hole].tieRank] = Int32(truncatingIfNeeded: hole)
+                    hole = child
+                }
+                while hole > 0 {
+                    let parent = (hole &- 1) / 2
+                    guard last.precedes(heap[parent]) else { break }
+                    heap[hole] = heap[parent]
+                    position[heap[hole].tieRank] = Int32(truncatingIfNeeded: hole)
+                    hole = parent
+                }
+                heap[hole] = last
+                position[last.tieRank] = Int32(truncatingIfNeeded: hole)
+                return top
             }
-            while hole > 0 {
-                let parent = (hole - 1) / 2
-                guard last.precedes(heap[parent]) else { break }
-                heap[hole] = heap[parent]
-                hole = parent
-            }
-            heap[hole] = last
-            return top
         }
     }
 }
@@ -207,9 +236,9 @@ extension OSPFRouter {
         var hopSet = [Int32](repeating: -1, count: vertexCount)
         var hopSets = SPFNextHopSets()
         var settled = [Bool](repeating: false, count: vertexCount)
-        var candidates = SPFCandidateList(capacity: vertexCount)
+        var candidates = SPFCandidateList(vertexCount: vertexCount)
         distance[root] = 0
-        candidates.push(SPFCandidate(distance: 0, tieRank: graph.tieRank[root]))
+        candidates.insertOrDecrease(SPFCandidate(distance: 0, tieRank: graph.tieRank[root]))
 
         func relax(_ vertex: Int, _ cost: UInt32, _ hops: Int32) {
             if cost == distance[vertex] {
@@ -218,17 +247,17 @@ extension OSPFRouter {
             }
             distance[vertex] = cost
             hopSet[vertex] = hops
-            candidates.push(SPFCandidate(distance: cost, tieRank: graph.tieRank[vertex]))
+            candidates.insertOrDecrease(SPFCandidate(distance: cost, tieRank: graph.tieRank[vertex]))
         }
 
         while let candidate = candidates.pop() {
             let vertex = Int(graph.vertexByTieRank[candidate.tieRank])
             let cost = candidate.distance
-            guard !settled[vertex], distance[vertex] == cost else { continue }
+            // Each vertex is a candidate at most once, with its current distance.
             settled[vertex] = true
             let hops = hopSet[vertex]
             if graph.vertices[vertex].isNetwork {
-                // Only networks with a network-LSA are pushed.
+                // Only networks with a network-LSA become candidates.
                 guard let network = graph.networkLSA(vertex) else { continue }
                 // §16.1.1: across a network attached to the root, the next hop is the router's
                 // own address on that network; beyond, hops are inherited.

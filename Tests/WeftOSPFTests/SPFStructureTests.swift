@@ -5,41 +5,56 @@ import Testing
 /// reference on random input.
 @Suite("SPF data structures")
 struct SPFStructureTests {
-    @Test("The candidate list pops in §16.1 order: distance, then tie rank")
+    @Test("The candidate list pops in §16.1 order: distance, then tie rank, with decrease-key")
     func candidateOrder() {
         var rng = SplitMix64(seed: 16)
         for round in 0..<20 {
-            var list = SPFCandidateList(capacity: 0)
-            // The naive reference: an unsorted array, searched for its least element.
-            var naive: [(distance: UInt32, rank: Int)] = []
-            func popNaive() -> Int? {
-                guard let least = naive.indices.min(by: { naive[$0] < naive[$1] }) else { return nil }
-                return naive.remove(at: least).rank
+            let vertexCount = 50 + round * 20
+            var list = SPFCandidateList(vertexCount: vertexCount)
+            // The naive reference: the current key per vertex in the list, searched for the
+            // least; a decrease replaces the vertex's key.
+            var naive: [Int: UInt32] = [:]
+            var popped = Set<Int>()
+            func popNaive() -> (rank: Int, distance: UInt32)? {
+                guard let least = naive.min(by: { ($0.value, $0.key) < ($1.value, $1.key) }) else { return nil }
+                naive[least.key] = nil
+                return (least.key, least.value)
             }
-            // Pushes interleaved with pops, as in the calculation; few distinct distances, so
-            // that ties are common. Tie ranks are unique per vertex, as the topology's are.
-            var ranks = Array(0..<(50 + round * 20))
-            for index in ranks.indices.reversed() { ranks.swapAt(index, Int(rng.below(UInt64(index + 1)))) }
-            for rank in ranks {
-                let distance = UInt32(rng.below(8))
-                naive.append((distance, rank))
-                list.push(SPFCandidate(distance: distance, tieRank: UInt32(rank)))
-                if rng.below(3) == 0 { #expect(list.pop()?.tieRank == popNaive()) }
+            // Inserts, decreases and pops interleaved, as in the calculation; few distinct
+            // distances, so that ties are common. Tie ranks are unique per vertex, as the
+            // topology's are, and a popped vertex is never offered again (it is settled).
+            for _ in 0..<(vertexCount * 3) {
+                let rank = Int(rng.below(UInt64(vertexCount)))
+                guard !popped.contains(rank) else { continue }
+                let current = naive[rank] ?? 16
+                guard current > 0 else { continue }
+                let distance = UInt32(rng.below(UInt64(current)))
+                naive[rank] = distance
+                list.insertOrDecrease(SPFCandidate(distance: distance, tieRank: UInt32(rank)))
+                if rng.below(3) == 0 {
+                    let expected = popNaive()
+                    if let expected { popped.insert(expected.rank) }
+                    let top = list.pop()
+                    #expect(top?.tieRank == expected?.rank && top?.distance == expected?.distance)
+                }
             }
-            while let expected = popNaive() { #expect(list.pop()?.tieRank == expected) }
+            while let expected = popNaive() {
+                let top = list.pop()
+                #expect(top?.tieRank == expected.rank && top?.distance == expected.distance)
+            }
             #expect(list.pop() == nil)
         }
     }
 
-    @Test("The candidate list sorts like the reference when everything is pushed first")
+    @Test("The candidate list sorts like the reference when everything is inserted first")
     func candidateSort() {
         var rng = SplitMix64(seed: 17)
-        var list = SPFCandidateList(capacity: 1000)
+        var list = SPFCandidateList(vertexCount: 1000)
         var reference: [(UInt32, Int)] = []
         for rank in 0..<1000 {
             let distance = UInt32(rng.below(50))
             reference.append((distance, rank))
-            list.push(SPFCandidate(distance: distance, tieRank: UInt32(rank)))
+            list.insertOrDecrease(SPFCandidate(distance: distance, tieRank: UInt32(rank)))
         }
         reference.sort { $0 < $1 }
         var popped: [Int] = []
