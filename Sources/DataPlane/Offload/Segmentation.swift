@@ -67,49 +67,50 @@ public enum SegmentationOffload {
         packet.storeBytes(of: checksum.bigEndian, toByteOffset: field, as: UInt16.self)
     }
 
-    // MARK: TCP (RFC 9293 §3.1; Linux tcp_gso_segment)
+    // MARK: TCP (RFC 9293 §3.1; Linux tcp_gso_segment) and UDP (RFC 768; Linux __udp_gso_segment)
 
     private static func segmentTCP(_ packet: UnsafeMutableRawBufferPointer, ip: IPHeaders, segmentSize: Int,
                                    output: (Int) -> UnsafeMutableRawBufferPointer?) throws(Failure) -> Int {
         let tcpStart = ip.headerLength
         guard packet.count >= tcpStart + 20 else { throw .malformed }
         let tcpHeaderLength = Int(packet[tcpStart + 12] >> 4) * 4
-        let headersLength = tcpStart + tcpHeaderLength
-        guard tcpHeaderLength >= 20, packet.count > headersLength, segmentSize > 0 else { throw .malformed }
-        let payloadLength = packet.count - headersLength
-        let segments = (payloadLength + segmentSize - 1) / segmentSize
+        guard tcpHeaderLength >= 20 else { throw .malformed }
         let firstSequence = UInt32(bigEndian: packet.loadUnaligned(fromByteOffset: tcpStart + 4, as: UInt32.self))
         let flags = packet[tcpStart + 13]
-        let firstIdentification = ip.isIPv6 ? 0 : UInt16(bigEndian: packet.loadUnaligned(fromByteOffset: 4, as: UInt16.self))
-        for index in 0..<segments {
-            let payloadStart = headersLength + index * segmentSize
-            let length = min(segmentSize, packet.count - payloadStart)
-            let total = headersLength + length
-            guard let out = output(total) else { throw .noBuffers }
-            out.baseAddress!.copyMemory(from: packet.baseAddress!, byteCount: headersLength)
-            (out.baseAddress! + headersLength).copyMemory(from: packet.baseAddress! + payloadStart, byteCount: length)
-            ip.rewrite(out, totalLength: total, identification: firstIdentification &+ UInt16(truncatingIfNeeded: index))
+        return try cut(packet, ip: ip, transportHeaderLength: tcpHeaderLength, checksumOffset: 16, protocolNumber: 6,
+                       segmentSize: segmentSize, output: output) { out, index, last, _ in
             out.storeBytes(of: (firstSequence &+ UInt32(truncatingIfNeeded: index * segmentSize)).bigEndian,
                            toByteOffset: tcpStart + 4, as: UInt32.self)
             // FIN and PSH belong to the last segment only, CWR to the first (tcp_gso_segment).
             var segmentFlags = flags
-            if index < segments - 1 { segmentFlags &= ~0x09 }
+            if !last { segmentFlags &= ~0x09 }
             if index > 0 { segmentFlags &= ~0x80 }
             out[tcpStart + 13] = segmentFlags
-            ip.storeTransportChecksum(out, transportStart: tcpStart, checksumOffset: 16, protocolNumber: 6, total: total)
         }
-        return segments
     }
-
-    // MARK: UDP (RFC 768; Linux __udp_gso_segment)
 
     private static func segmentUDP(_ packet: UnsafeMutableRawBufferPointer, ip: IPHeaders, segmentSize: Int,
                                    output: (Int) -> UnsafeMutableRawBufferPointer?) throws(Failure) -> Int {
         let udpStart = ip.headerLength
-        let headersLength = udpStart + 8
+        return try cut(packet, ip: ip, transportHeaderLength: 8, checksumOffset: 6, protocolNumber: 17,
+                       segmentSize: segmentSize, output: output) { out, _, _, payloadLength in
+            out.storeBytes(of: UInt16(truncatingIfNeeded: 8 + payloadLength).bigEndian, toByteOffset: udpStart + 4,
+                           as: UInt16.self)
+        }
+    }
+
+    /// The cutting both share: each segment gets the headers and its share of the payload, its
+    /// IP length and identification, what `transportFields(segment, index, isLast, payloadLength)`
+    /// sets, and a full transport checksum.
+    @inline(__always)
+    private static func cut(_ packet: UnsafeMutableRawBufferPointer, ip: IPHeaders, transportHeaderLength: Int,
+                            checksumOffset: Int, protocolNumber: UInt8, segmentSize: Int,
+                            output: (Int) -> UnsafeMutableRawBufferPointer?,
+                            transportFields: (UnsafeMutableRawBufferPointer, Int, Bool, Int) -> Void) throws(Failure) -> Int {
+        let transportStart = ip.headerLength
+        let headersLength = transportStart + transportHeaderLength
         guard packet.count > headersLength, segmentSize > 0 else { throw .malformed }
-        let payloadLength = packet.count - headersLength
-        let segments = (payloadLength + segmentSize - 1) / segmentSize
+        let segments = (packet.count - headersLength + segmentSize - 1) / segmentSize
         let firstIdentification = ip.isIPv6 ? 0 : UInt16(bigEndian: packet.loadUnaligned(fromByteOffset: 4, as: UInt16.self))
         for index in 0..<segments {
             let payloadStart = headersLength + index * segmentSize
@@ -119,8 +120,9 @@ public enum SegmentationOffload {
             out.baseAddress!.copyMemory(from: packet.baseAddress!, byteCount: headersLength)
             (out.baseAddress! + headersLength).copyMemory(from: packet.baseAddress! + payloadStart, byteCount: length)
             ip.rewrite(out, totalLength: total, identification: firstIdentification &+ UInt16(truncatingIfNeeded: index))
-            out.storeBytes(of: UInt16(truncatingIfNeeded: 8 + length).bigEndian, toByteOffset: udpStart + 4, as: UInt16.self)
-            ip.storeTransportChecksum(out, transportStart: udpStart, checksumOffset: 6, protocolNumber: 17, total: total)
+            transportFields(out, index, index == segments - 1, length)
+            ip.storeTransportChecksum(out, transportStart: transportStart, checksumOffset: checksumOffset,
+                                      protocolNumber: protocolNumber, total: total)
         }
         return segments
     }
@@ -182,13 +184,13 @@ struct IPHeaders {
                                 transportLength: Int) -> InternetChecksum {
         var sum = InternetChecksum()
         if isIPv6 {
-            sum.add(UnsafeRawBufferPointer(rebasing: packet[8..<40]))
-            sum.add(UInt32(truncatingIfNeeded: transportLength))
-            sum.add(UInt32(protocolNumber))
+            sum.addPseudoHeader(source: IPv6Address(bytes: packet, atByteOffset: 8)!,
+                                destination: IPv6Address(bytes: packet, atByteOffset: 24)!,
+                                nextHeader: protocolNumber, upperLayerLength: transportLength)
         } else {
-            sum.add(UnsafeRawBufferPointer(rebasing: packet[12..<20]))
-            sum.add(UInt16(protocolNumber))
-            sum.add(UInt16(truncatingIfNeeded: transportLength))
+            sum.addPseudoHeader(source: IPv4Address(bytes: packet, atByteOffset: 12)!,
+                                destination: IPv4Address(bytes: packet, atByteOffset: 16)!,
+                                protocolNumber: protocolNumber, upperLayerLength: transportLength)
         }
         return sum
     }
