@@ -171,8 +171,10 @@ struct SPFNextHopSets {
     subscript(index: Int32) -> [OSPFNextHop] { sets[Int(index)] }
 
     /// The set of next hops in `a` or `b` (one of the two when it holds the other).
+    /// -1 stands for no next hops.
     mutating func union(_ a: Int32, _ b: Int32) -> Int32 {
-        guard a != b else { return a }
+        guard a != b, b >= 0 else { return a }
+        guard a >= 0 else { return b }
         let extra = sets[Int(b)].filter { !sets[Int(a)].contains($0) }
         return extra.isEmpty ? a : add(sets[Int(a)] + extra)
     }
@@ -180,6 +182,63 @@ struct SPFNextHopSets {
     /// Sorts every set, so that equal tables compare equal.
     mutating func sortAll() {
         for index in sets.indices where sets[index].count > 1 { sets[index].sort() }
+    }
+}
+
+/// The intra-area and inter-area destinations of one calculation before they become routes:
+/// each a 64-bit sort key (the prefix, as `OSPFPrefix` orders, above the destination's index)
+/// and a small record. Sorting keys and building each route once, in order, costs a fraction of
+/// building routes first and sorting or copying them.
+struct SPFDestinations {
+    struct Destination {
+        var cost: UInt32
+        /// An index into the calculation's `SPFNextHopSets`; -1 for none.
+        var hopSet: Int32
+        var pathType: OSPFPathType
+    }
+
+    private var keys: [UInt64] = []
+    private var destinations: [Destination] = []
+
+    init(capacity: Int) {
+        keys.reserveCapacity(capacity)
+        destinations.reserveCapacity(capacity)
+    }
+
+    mutating func append(_ prefix: OSPFPrefix, _ pathType: OSPFPathType, cost: UInt32, hopSet: Int32) {
+        keys.append(OSPFRouter.sortKey(prefix))
+        destinations.append(Destination(cost: cost, hopSet: hopSet, pathType: pathType))
+    }
+
+    /// The routing table (§11), sorted by prefix: per prefix the preferred path type, then the
+    /// lowest cost; equally good destinations merge their next hops (ECMP).
+    func routingTable(hopSets: inout SPFNextHopSets) -> [OSPFRoute] {
+        let order = OSPFRouter.indicesByPrefix(keys: keys)
+        // Merge per prefix first: unions add sets, which are sorted before routes share them.
+        var merged: [(key: UInt64, destination: Destination)] = []
+        merged.reserveCapacity(order.count)
+        for index in order {
+            let key = keys[index]
+            let candidate = destinations[index]
+            guard let last = merged.last, last.key == key else {
+                merged.append((key, candidate))
+                continue
+            }
+            // Intra-area before inter-area (§11), then the lower cost.
+            let better = candidate.pathType != last.destination.pathType
+                ? candidate.pathType == .intraArea
+                : candidate.cost < last.destination.cost
+            if better {
+                merged[merged.count - 1].destination = candidate
+            } else if candidate.pathType == last.destination.pathType, candidate.cost == last.destination.cost {
+                merged[merged.count - 1].destination.hopSet = hopSets.union(last.destination.hopSet, candidate.hopSet)
+            }
+        }
+        hopSets.sortAll()
+        return merged.map { key, destination in
+            OSPFRoute(prefix: OSPFRouter.prefix(sortKey: key), pathType: destination.pathType, cost: destination.cost,
+                      nextHops: destination.hopSet < 0 ? [] : hopSets[destination.hopSet])
+        }
     }
 }
 
@@ -250,6 +309,23 @@ extension OSPFRouter {
             candidates.insertOrDecrease(SPFCandidate(distance: cost, tieRank: graph.tieRank[vertex]))
         }
 
+        /// Our own stubs: directly attached through the interface on that network, or nothing
+        /// to forward (loopbacks, configured stub networks).
+        func ownStubHops(_ prefix: OSPFPrefix) -> Int32 {
+            var attached: [OSPFNextHop] = []
+            for id in interfaceOrder {
+                guard let interface = interfaces[id], interface.state != .down,
+                      interface.state != .loopback, interface.prefix == prefix else { continue }
+                attached.append(OSPFNextHop(interface: id, gateway: nil))
+            }
+            return attached.isEmpty ? -1 : hopSets.add(attached)
+        }
+
+        // The tree's destinations, collected as each vertex joins the tree (its distance and
+        // next hops are final then, and its links are in cache): prefix keys to sort
+        // (`SPFDestinations`) and what their routes need. Routes are built once, in prefix order.
+        var destinations = SPFDestinations(capacity: graph.stubCount + graph.networkVertex.count + graph.summaries.count)
+
         while let candidate = candidates.pop() {
             let vertex = Int(graph.vertexByTieRank[candidate.tieRank])
             let cost = candidate.distance
@@ -259,6 +335,10 @@ extension OSPFRouter {
             if graph.vertices[vertex].isNetwork {
                 // Only networks with a network-LSA become candidates.
                 guard let network = graph.networkLSA(vertex) else { continue }
+                // Transit networks are destinations too (§16.1 step 2(d) for network vertices).
+                if let prefix = OSPFPrefix(address: graph.vertices[vertex].id, mask: network.networkMask) {
+                    destinations.append(prefix, .intraArea, cost: cost, hopSet: hops)
+                }
                 // §16.1.1: across a network attached to the root, the next hop is the router's
                 // own address on that network; beyond, hops are inherited.
                 let attachedToRoot = hopSets[hops].contains { $0.gateway == nil }
@@ -283,11 +363,9 @@ extension OSPFRouter {
                 let target = Int(link.target)
                 switch link.type {
                 case .pointToPoint:
-                    // The target must link back (§16.1 step 2b), checked only for a link that
-                    // would be used: most are not.
-                    guard graph.vertices[target].hasRouterLSA, !settled[target], linkCost <= distance[target],
-                          graph.link(from: target, type: .pointToPoint, to: vertex) != nil
-                    else { continue }
+                    // The cheap test first: most links lead nowhere shorter. `linksBack` is
+                    // §16.1 step 2b, kept by the topology (and implies the target's router-LSA).
+                    guard linkCost <= distance[target], link.linksBack, !settled[target] else { continue }
                     if vertex == root {
                         // §16.1.1: a directly connected router is reached over the interface
                         // named by Link Data, at the neighbor's address.
@@ -300,7 +378,7 @@ extension OSPFRouter {
                         relax(target, linkCost, hops)
                     }
                 case .transit:
-                    guard !settled[target], linkCost <= distance[target],
+                    guard linkCost <= distance[target], !settled[target],
                           graph.networkLSA(target)?.attachedRouters.contains(Int32(vertex)) == true else { continue }
                     if vertex == root {
                         // §16.1.1: a network attached to the root needs no gateway.
@@ -309,43 +387,14 @@ extension OSPFRouter {
                     } else {
                         relax(target, linkCost, hops)
                     }
-                case .stub, .virtual:
+                case .stub:
+                    // §16.1 stage 2: the stub networks of every router in the tree.
+                    guard let prefix = OSPFPrefix(address: link.linkID, mask: link.linkData) else { continue }
+                    destinations.append(prefix, .intraArea, cost: linkCost,
+                                        hopSet: vertex == root ? ownStubHops(prefix) : hops)
+                case .virtual:
                     continue
                 }
-            }
-        }
-        hopSets.sortAll()
-        func nextHops(_ vertex: Int) -> [OSPFNextHop] { hopSet[vertex] < 0 ? [] : hopSets[hopSet[vertex]] }
-
-        // The routing table, from candidate routes to the tree's destinations.
-        var candidateRoutes: [OSPFRoute] = []
-        candidateRoutes.reserveCapacity(graph.stubCount + graph.networkVertex.count + graph.summaries.count)
-        for vertex in 0..<vertexCount where settled[vertex] {
-            if graph.vertices[vertex].isNetwork {
-                // Transit networks are destinations too (§16.1 step 2(d) for network vertices).
-                guard let network = graph.networkLSA(vertex),
-                      let prefix = OSPFPrefix(address: graph.vertices[vertex].id, mask: network.networkMask) else { continue }
-                candidateRoutes.append(OSPFRoute(prefix: prefix, pathType: .intraArea, cost: distance[vertex],
-                                                 nextHops: nextHops(vertex)))
-                continue
-            }
-            // §16.1 stage 2: stub networks of every router in the tree.
-            for index in graph.vertices[vertex].links where graph.links[index].type == .stub {
-                let link = graph.links[index]
-                guard let prefix = OSPFPrefix(address: link.linkID, mask: link.linkData) else { continue }
-                var hops = nextHops(vertex)
-                if vertex == root {
-                    // Our own stubs: directly attached through the interface on that network,
-                    // or nothing to forward (loopbacks, configured stub networks).
-                    hops = []
-                    for id in interfaceOrder {
-                        guard let interface = interfaces[id], interface.state != .down,
-                              interface.state != .loopback, interface.prefix == prefix else { continue }
-                        hops.append(OSPFNextHop(interface: id, gateway: nil))
-                    }
-                }
-                candidateRoutes.append(OSPFRoute(prefix: prefix, pathType: .intraArea,
-                                                 cost: distance[vertex] + UInt32(link.metric), nextHops: hops))
             }
         }
 
@@ -361,10 +410,10 @@ extension OSPFRouter {
         for (key, summary) in summaries where key.type == .summaryNetwork {
             guard summary.metric < OSPFConstants.lsInfinity, let abr = borderRouter(key.advertisingRouter),
                   let prefix = OSPFPrefix(address: key.linkStateID, mask: summary.networkMask) else { continue }
-            candidateRoutes.append(OSPFRoute(prefix: prefix, pathType: .interArea, cost: distance[abr] + summary.metric,
-                                             nextHops: nextHops(abr)))
+            destinations.append(prefix, .interArea, cost: distance[abr] + summary.metric, hopSet: hopSet[abr])
         }
-        var table = OSPFRouter.routingTable(from: candidateRoutes)
+        var table = destinations.routingTable(hopSets: &hopSets)
+        func nextHops(_ vertex: Int) -> [OSPFNextHop] { hopSet[vertex] < 0 ? [] : hopSets[hopSet[vertex]] }
 
         // Paths to AS boundary routers (§16.4 step 3): intra-area when the ASBR is in the tree
         // with its E bit set, else through an ABR's ASBR-summary-LSA (type 4, §16.2).
@@ -462,20 +511,33 @@ extension OSPFRouter {
         return a < b ? .newer : .older
     }
 
-    /// The indices of `routes` in prefix order (equal prefixes in index order). Sorting integers
-    /// is several times cheaper than sorting the routes: each key holds a prefix (address, then
-    /// length, as `OSPFPrefix` orders) above its route's index, which fits in 24 bits for any
-    /// realistic table.
+    /// `prefix` as a sort key: its address, then its length (as `OSPFPrefix` orders), in the
+    /// upper 40 bits; the lower 24 are left for an index.
+    static func sortKey(_ prefix: OSPFPrefix) -> UInt64 {
+        UInt64(prefix.address.rawValue) << 32 | UInt64(prefix.length) << 24
+    }
+
+    static func prefix(sortKey key: UInt64) -> OSPFPrefix {
+        OSPFPrefix(address: OSPFAddress(rawValue: UInt32(truncatingIfNeeded: key >> 32)),
+                   length: UInt8(truncatingIfNeeded: key >> 24))
+    }
+
+    /// The indices of `routes` in prefix order (equal prefixes in index order).
     static func indicesByPrefix(_ routes: [OSPFRoute]) -> [Int] {
-        guard routes.count < 1 << 24 else {
-            return routes.indices.sorted { (routes[$0].prefix, $0) < (routes[$1].prefix, $1) }
+        indicesByPrefix(keys: routes.map { sortKey($0.prefix) })
+    }
+
+    /// The indices of `keys` (made by `sortKey`) in key order, equal keys in index order.
+    /// Sorting integers is several times cheaper than sorting routes: each key gets its index
+    /// in its lower 24 bits, which hold it for any realistic table.
+    static func indicesByPrefix(keys: [UInt64]) -> [Int] {
+        guard keys.count < 1 << 24 else {
+            return keys.indices.sorted { (keys[$0], $0) < (keys[$1], $1) }
         }
-        var keys = routes.indices.map { index in
-            UInt64(routes[index].prefix.address.rawValue) << 32 | UInt64(routes[index].prefix.length) << 24
-                | UInt64(index)
-        }
-        if keys.count < 256 { keys.sort() } else { radixSortByPrefix(&keys) }
-        return keys.map { Int($0 & 0xFF_FFFF) }
+        var indexed = keys
+        for index in indexed.indices { indexed[index] |= UInt64(index) }
+        if indexed.count < 256 { indexed.sort() } else { radixSortByPrefix(&indexed) }
+        return indexed.map { Int($0 & 0xFF_FFFF) }
     }
 
     /// Sorts keys made by `indicesByPrefix`, which arrive in index order, by their upper 40 bits

@@ -13,6 +13,10 @@ struct SPFLink {
     var target: Int32
     var metric: UInt16
     var type: OSPFRouterLSA.LinkType
+    /// For a point-to-point link: whether the target router's router-LSA links back to this
+    /// router (§16.1 step 2b), kept up to date as either end's LSA changes so that the
+    /// calculation reads one flag instead of searching the target's links.
+    var linksBack = false
     /// As in the router-LSA: the neighbor's router ID, the DR's address, or a stub's network.
     var linkID: OSPFAddress
     /// As in the router-LSA: our interface address, or a stub's mask.
@@ -177,6 +181,10 @@ struct SPFTopology {
                                     linkData: link.linkData))
         }
         let old = vertices[router]
+        // The routers whose point-to-point links back to this one may change meaning.
+        var neighbors: [Int32] = []
+        for index in old.links where links[index].type == .pointToPoint { neighbors.append(links[index].target) }
+        for link in resolved where link.type == .pointToPoint { neighbors.append(link.target) }
         for index in old.links where links[index].type == .stub { stubCount -= 1 }
         for link in resolved where link.type == .stub { stubCount += 1 }
         if old.hasRouterLSA != (lsa != nil) { vertexLSACount += lsa != nil ? 1 : -1 }
@@ -196,6 +204,17 @@ struct SPFTopology {
             links.replaceSubrange(first..<first + resolved.count, with: resolved)
         }
         if links.count > 2 * usedLinks + 64 { compactLinks() }
+        updateLinksBack(of: router)
+        for neighbor in neighbors where Int(neighbor) != router { updateLinksBack(of: Int(neighbor)) }
+    }
+
+    /// Sets `linksBack` on router vertex `router`'s point-to-point links (§16.1 step 2b).
+    private mutating func updateLinksBack(of router: Int) {
+        for index in vertices[router].links where links[index].type == .pointToPoint {
+            let target = Int(links[index].target)
+            links[index].linksBack = vertices[target].hasRouterLSA
+                && link(from: target, type: .pointToPoint, to: router) != nil
+        }
     }
 
     /// Packs every router's links to the front, each with room to grow by a quarter.

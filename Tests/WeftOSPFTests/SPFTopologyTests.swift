@@ -41,7 +41,15 @@ struct SPFTopologyTests {
                 } else {
                     #expect(link.type == .stub || link.type == .virtual)
                 }
-                line += " [\(link.type) \(link.metric) \(link.linkID) \(link.linkData) -> \(target)]"
+                if link.type == .pointToPoint {
+                    // §16.1 step 2b, searched here the slow way.
+                    let peer = topology.vertices[Int(link.target)]
+                    let back = peer.hasRouterLSA && peer.links.contains {
+                        topology.links[$0].type == .pointToPoint && topology.links[$0].target == Int32(index)
+                    }
+                    #expect(link.linksBack == back, "router \(vertex.id) link to \(peer.id): linksBack stale")
+                }
+                line += " [\(link.type) \(link.metric) \(link.linkID) \(link.linkData) -> \(target) back \(link.linksBack)]"
             }
             lines.append(line)
         }
