@@ -81,9 +81,11 @@ public struct OSPFPrefix: Hashable, Comparable, Sendable, CustomStringConvertibl
     /// Builds a prefix from an address and a contiguous network mask (as carried in router-LSA
     /// stub links and network-LSAs); returns nil when the mask is not contiguous.
     public init?(address: OSPFAddress, mask: OSPFAddress) {
-        let length = UInt8(mask.rawValue.nonzeroBitCount)
-        guard OSPFPrefix.mask(length: length) == mask else { return nil }
-        self.init(address: address, length: length)
+        // Contiguous: the zero bits below the ones are all ones in the complement, plus one a
+        // power of two. (Bit scans, unlike population counts, need no CPU extension.)
+        let hostBits = ~mask.rawValue
+        guard hostBits & (hostBits &+ 1) == 0 else { return nil }
+        self.init(address: address, length: UInt8(hostBits.leadingZeroBitCount))
     }
 
     /// The network mask with `length` leading one bits.

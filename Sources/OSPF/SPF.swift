@@ -78,6 +78,16 @@ struct SPFCandidate {
     func precedes(_ other: SPFCandidate) -> Bool { key < other.key }
 }
 
+/// The per-vertex state of one calculation (§16.1) side by side, so that the tree's main loop
+/// touches one cache line per vertex.
+struct SPFVertexState {
+    var distance: UInt32 = .max
+    /// An index into the calculation's `SPFNextHopSets`; -1 until reached, and for the root.
+    var hopSet: Int32 = -1
+    /// In the shortest path tree: popped from the candidate list, distance final.
+    var settled = false
+}
+
 /// The candidate list of §16.1 as an indexed binary min-heap: each vertex is in it at most once,
 /// and a vertex whose distance improves moves up in place (decrease-key) instead of being pushed
 /// again, so that a run pops each vertex once. `position` maps a tie rank (one per vertex) to
@@ -183,6 +193,11 @@ struct SPFNextHopSets {
     mutating func sortAll() {
         for index in sets.indices where sets[index].count > 1 { sets[index].sort() }
     }
+
+    /// Sorts set `index` (-1: none).
+    mutating func sort(_ index: Int32) {
+        if index >= 0, sets[Int(index)].count > 1 { sets[Int(index)].sort() }
+    }
 }
 
 /// The intra-area and inter-area destinations of one calculation before they become routes:
@@ -197,6 +212,7 @@ struct SPFDestinations {
         var pathType: OSPFPathType
     }
 
+    /// Per destination: `OSPFRouter.sortKey` of its prefix, its index in the lower 24 bits.
     private var keys: [UInt64] = []
     private var destinations: [Destination] = []
 
@@ -206,39 +222,51 @@ struct SPFDestinations {
     }
 
     mutating func append(_ prefix: OSPFPrefix, _ pathType: OSPFPathType, cost: UInt32, hopSet: Int32) {
-        keys.append(OSPFRouter.sortKey(prefix))
+        keys.append(OSPFRouter.sortKey(prefix) | UInt64(truncatingIfNeeded: destinations.count) & 0xFF_FFFF)
         destinations.append(Destination(cost: cost, hopSet: hopSet, pathType: pathType))
     }
 
     /// The routing table (§11), sorted by prefix: per prefix the preferred path type, then the
     /// lowest cost; equally good destinations merge their next hops (ECMP).
-    func routingTable(hopSets: inout SPFNextHopSets) -> [OSPFRoute] {
-        let order = OSPFRouter.indicesByPrefix(keys: keys)
-        // Merge per prefix first: unions add sets, which are sorted before routes share them.
-        var merged: [(key: UInt64, destination: Destination)] = []
-        merged.reserveCapacity(order.count)
-        for index in order {
-            let key = keys[index]
-            let candidate = destinations[index]
-            guard let last = merged.last, last.key == key else {
-                merged.append((key, candidate))
-                continue
-            }
-            // Intra-area before inter-area (§11), then the lower cost.
-            let better = candidate.pathType != last.destination.pathType
-                ? candidate.pathType == .intraArea
-                : candidate.cost < last.destination.cost
-            if better {
-                merged[merged.count - 1].destination = candidate
-            } else if candidate.pathType == last.destination.pathType, candidate.cost == last.destination.cost {
-                merged[merged.count - 1].destination.hopSet = hopSets.union(last.destination.hopSet, candidate.hopSet)
-            }
-        }
+    mutating func routingTable(hopSets: inout SPFNextHopSets) -> [OSPFRoute] {
+        // Routes share the sets: sorted first, so that equal tables compare equal.
         hopSets.sortAll()
-        return merged.map { key, destination in
-            OSPFRoute(prefix: OSPFRouter.prefix(sortKey: key), pathType: destination.pathType, cost: destination.cost,
-                      nextHops: destination.hopSet < 0 ? [] : hopSets[destination.hopSet])
+        var table: [OSPFRoute] = []
+        table.reserveCapacity(destinations.count)
+        var best: (prefix: UInt64, destination: Destination)?
+        func emit() {
+            guard let (prefix, destination) = best else { return }
+            table.append(OSPFRoute(prefix: OSPFRouter.prefix(sortKey: prefix), pathType: destination.pathType,
+                                   cost: destination.cost,
+                                   nextHops: destination.hopSet < 0 ? [] : hopSets[destination.hopSet]))
         }
+        func add(_ prefix: UInt64, _ candidate: Destination) {
+            guard let (bestPrefix, bestDestination) = best, bestPrefix == prefix else {
+                emit()
+                best = (prefix, candidate)
+                return
+            }
+            // Intra-area before inter-area (§11), then the lower cost; equal ones merge.
+            if candidate.pathType != bestDestination.pathType ? candidate.pathType == .intraArea
+                : candidate.cost < bestDestination.cost {
+                best = (prefix, candidate)
+            } else if candidate.pathType == bestDestination.pathType, candidate.cost == bestDestination.cost {
+                let union = hopSets.union(bestDestination.hopSet, candidate.hopSet)
+                hopSets.sort(union)
+                best?.destination.hopSet = union
+            }
+        }
+        let prefixBits = ~UInt64(0xFF_FFFF)
+        if keys.count < 1 << 24 {
+            if keys.count < 256 { keys.sort() } else { OSPFRouter.radixSortByPrefix(&keys) }
+            for key in keys { add(key & prefixBits, destinations[Int(key & 0xFF_FFFF)]) }
+        } else {
+            // Too many for indices in the keys (not a real area): sort indices instead.
+            let order = keys.indices.sorted { (keys[$0] & prefixBits, $0) < (keys[$1] & prefixBits, $1) }
+            for index in order { add(keys[index] & prefixBits, destinations[index]) }
+        }
+        emit()
+        return table
     }
 }
 
@@ -290,22 +318,19 @@ extension OSPFRouter {
 
         // §16.1 stage 1: the shortest path tree.
         let vertexCount = graph.vertexCount
-        var distance = [UInt32](repeating: .max, count: vertexCount)
-        /// Each vertex's next hop set, an index into `hopSets` (-1 until reached, and for the root).
-        var hopSet = [Int32](repeating: -1, count: vertexCount)
+        var state = [SPFVertexState](repeating: SPFVertexState(), count: vertexCount)
         var hopSets = SPFNextHopSets()
-        var settled = [Bool](repeating: false, count: vertexCount)
         var candidates = SPFCandidateList(vertexCount: vertexCount)
-        distance[root] = 0
+        state[root].distance = 0
         candidates.insertOrDecrease(SPFCandidate(distance: 0, tieRank: graph.tieRank[root]))
 
         func relax(_ vertex: Int, _ cost: UInt32, _ hops: Int32) {
-            if cost == distance[vertex] {
-                hopSet[vertex] = hopSets.union(hopSet[vertex], hops)
+            if cost == state[vertex].distance {
+                state[vertex].hopSet = hopSets.union(state[vertex].hopSet, hops)
                 return
             }
-            distance[vertex] = cost
-            hopSet[vertex] = hops
+            state[vertex].distance = cost
+            state[vertex].hopSet = hops
             candidates.insertOrDecrease(SPFCandidate(distance: cost, tieRank: graph.tieRank[vertex]))
         }
 
@@ -330,8 +355,8 @@ extension OSPFRouter {
             let vertex = Int(graph.vertexByTieRank[candidate.tieRank])
             let cost = candidate.distance
             // Each vertex is a candidate at most once, with its current distance.
-            settled[vertex] = true
-            let hops = hopSet[vertex]
+            state[vertex].settled = true
+            let hops = state[vertex].hopSet
             if graph.vertices[vertex].isNetwork {
                 // Only networks with a network-LSA become candidates.
                 guard let network = graph.networkLSA(vertex) else { continue }
@@ -344,7 +369,7 @@ extension OSPFRouter {
                 let attachedToRoot = hopSets[hops].contains { $0.gateway == nil }
                 for attached in network.attachedRouters {
                     let target = Int(attached)
-                    guard graph.vertices[target].hasRouterLSA, !settled[target], cost <= distance[target],
+                    guard graph.vertices[target].hasRouterLSA, !state[target].settled, cost <= state[target].distance,
                           // The router must link back to this network (§16.1 step 2b).
                           let back = graph.link(from: target, type: .transit, to: vertex)
                     else { continue }
@@ -365,7 +390,7 @@ extension OSPFRouter {
                 case .pointToPoint:
                     // The cheap test first: most links lead nowhere shorter. `linksBack` is
                     // §16.1 step 2b, kept by the topology (and implies the target's router-LSA).
-                    guard linkCost <= distance[target], link.linksBack, !settled[target] else { continue }
+                    guard linkCost <= state[target].distance, link.linksBack, !state[target].settled else { continue }
                     if vertex == root {
                         // §16.1.1: a directly connected router is reached over the interface
                         // named by Link Data, at the neighbor's address.
@@ -378,7 +403,7 @@ extension OSPFRouter {
                         relax(target, linkCost, hops)
                     }
                 case .transit:
-                    guard linkCost <= distance[target], !settled[target],
+                    guard linkCost <= state[target].distance, !state[target].settled,
                           graph.networkLSA(target)?.attachedRouters.contains(Int32(vertex)) == true else { continue }
                     if vertex == root {
                         // §16.1.1: a network attached to the root needs no gateway.
@@ -400,7 +425,7 @@ extension OSPFRouter {
 
         /// An area border router reachable inside the area (B bit set, §16.2 step 3).
         func borderRouter(_ id: OSPFAddress) -> Int? {
-            guard id != routerID, let index = graph.routerVertex[id].map(Int.init), settled[index],
+            guard id != routerID, let index = graph.routerVertex[id].map(Int.init), state[index].settled,
                   graph.vertices[index].flags.contains(.areaBorder) else { return nil }
             return index
         }
@@ -410,22 +435,22 @@ extension OSPFRouter {
         for (key, summary) in summaries where key.type == .summaryNetwork {
             guard summary.metric < OSPFConstants.lsInfinity, let abr = borderRouter(key.advertisingRouter),
                   let prefix = OSPFPrefix(address: key.linkStateID, mask: summary.networkMask) else { continue }
-            destinations.append(prefix, .interArea, cost: distance[abr] + summary.metric, hopSet: hopSet[abr])
+            destinations.append(prefix, .interArea, cost: state[abr].distance + summary.metric, hopSet: state[abr].hopSet)
         }
         var table = destinations.routingTable(hopSets: &hopSets)
-        func nextHops(_ vertex: Int) -> [OSPFNextHop] { hopSet[vertex] < 0 ? [] : hopSets[hopSet[vertex]] }
+        func nextHops(_ vertex: Int) -> [OSPFNextHop] { state[vertex].hopSet < 0 ? [] : hopSets[state[vertex].hopSet] }
 
         // Paths to AS boundary routers (§16.4 step 3): intra-area when the ASBR is in the tree
         // with its E bit set, else through an ABR's ASBR-summary-LSA (type 4, §16.2).
         var asbrPaths: [OSPFAddress: (intra: Bool, cost: UInt32, hops: [OSPFNextHop])] = [:]
-        for vertex in 0..<vertexCount where settled[vertex] && vertex != root && !graph.vertices[vertex].isNetwork {
+        for vertex in 0..<vertexCount where state[vertex].settled && vertex != root && !graph.vertices[vertex].isNetwork {
             if graph.vertices[vertex].flags.contains(.asBoundary) {
-                asbrPaths[graph.vertices[vertex].id] = (true, distance[vertex], nextHops(vertex))
+                asbrPaths[graph.vertices[vertex].id] = (true, state[vertex].distance, nextHops(vertex))
             }
         }
         for (key, summary) in summaries where key.type == .summaryASBR {
             guard summary.metric < OSPFConstants.lsInfinity, let abr = borderRouter(key.advertisingRouter) else { continue }
-            let cost = distance[abr] + summary.metric
+            let cost = state[abr].distance + summary.metric
             if let known = asbrPaths[key.linkStateID] {
                 if known.intra || cost > known.cost { continue }
                 if cost == known.cost {
@@ -541,33 +566,43 @@ extension OSPFRouter {
     }
 
     /// Sorts keys made by `indicesByPrefix`, which arrive in index order, by their upper 40 bits
-    /// (the prefix): a least-significant-digit radix sort in four stable passes of 10 bits. For
-    /// a large area's table this is a small fraction of a comparison sort's work.
+    /// (the prefix): a least-significant-digit radix sort in stable passes of 8 bits. One sweep
+    /// counts all five digits; a digit that all keys share needs no pass, and in a real area most
+    /// do (prefix lengths, host bytes of /24s, the first octet), so a large table typically takes
+    /// two passes over the keys.
     static func radixSortByPrefix(_ keys: inout [UInt64]) {
-        let digits = 1 << 10
+        let passes = 5
         var sorted = [UInt64](repeating: 0, count: keys.count)
-        var start = [Int](repeating: 0, count: digits)
+        var counts = [Int](repeating: 0, count: passes * 256)
+        var sortedInKeys = true
         keys.withUnsafeMutableBufferPointer { keys in
             sorted.withUnsafeMutableBufferPointer { sorted in
-                start.withUnsafeMutableBufferPointer { start in
+                counts.withUnsafeMutableBufferPointer { counts in
+                    for key in keys {
+                        for pass in 0..<passes {
+                            counts[pass &* 256 &+ Int(truncatingIfNeeded: key >> UInt64(24 &+ 8 &* pass)) & 0xFF] &+= 1
+                        }
+                    }
                     var source = keys
                     var target = sorted
-                    for shift in stride(from: UInt64(24), to: 64, by: 10) {
-                        for digit in 0..<digits { start[digit] = 0 }
-                        for key in source { start[Int(key >> shift) & (digits - 1)] += 1 }
+                    for pass in 0..<passes {
+                        let shift = UInt64(24 + 8 * pass)
+                        let start = UnsafeMutableBufferPointer(rebasing: counts[pass * 256..<(pass + 1) * 256])
+                        guard start[Int(truncatingIfNeeded: source[0] >> shift) & 0xFF] != source.count else { continue }
                         var total = 0
-                        for digit in 0..<digits { (start[digit], total) = (total, total + start[digit]) }
+                        for digit in 0..<256 { (start[digit], total) = (total, total &+ start[digit]) }
                         for key in source {
-                            let digit = Int(key >> shift) & (digits - 1)
+                            let digit = Int(truncatingIfNeeded: key >> shift) & 0xFF
                             target[start[digit]] = key
-                            start[digit] += 1
+                            start[digit] &+= 1
                         }
                         swap(&source, &target)
+                        sortedInKeys.toggle()
                     }
-                    // Four passes: the result is back in `keys`.
                 }
             }
         }
+        if !sortedInKeys { keys = sorted }
     }
 
     /// The most specific intra-area or inter-area route covering `address` (§16.4 step 3) in

@@ -173,5 +173,16 @@ struct RoutingTableOrderTests {
             OSPFRouter.radixSortByPrefix(&radix)
             #expect(radix == keys.sorted())
         }
+        // Digits that all keys share are skipped: an odd number of passes (one varying octet),
+        // an even one (two), none (one prefix repeated).
+        for varyingOctets in [1, 2, 0] {
+            let keys = (0..<1_000).map { index in
+                let varying = rng.below(1 << (8 * UInt64(varyingOctets)))
+                return UInt64(0x1400_0000 | UInt32(varying) << 8) << 32 | 24 << 24 | UInt64(index)
+            }
+            var radix = keys
+            OSPFRouter.radixSortByPrefix(&radix)
+            #expect(radix == keys.sorted(), "\(varyingOctets) varying octets")
+        }
     }
 }
