@@ -583,6 +583,9 @@ public final class WireGuardEngine: @unchecked Sendable {
             for reply in replies {
                 sendControl(reply.packet, on: reply.link, pool: pool, now: now, into: &toNetwork, events: &events)
             }
+            // The packet may have set a nearer deadline (an SPF run, a retransmission): the timer
+            // thread must not sleep through it on the deadline it computed before.
+            timerWakeup.signal()
         case .consumed, .drop:
             pool.release(packet.buffer)
         }
