@@ -567,10 +567,11 @@ extension OSPFRouter {
 
     /// Sorts keys made by `indicesByPrefix`, which arrive in index order, by their upper 40 bits
     /// (the prefix): a least-significant-digit radix sort in stable passes of 8 bits. One sweep
-    /// counts all five digits; a digit that all keys share needs no pass, and in a real area most
-    /// do (prefix lengths, host bytes of /24s, the first octet), so a large table typically takes
-    /// two passes over the keys.
+    /// counts all five digits; a digit that all keys share needs no pass, as is common in a real
+    /// area (one prefix length, the host byte of /24s, one first octet): the benchmark's table of
+    /// /24 stubs takes two passes over the keys.
     static func radixSortByPrefix(_ keys: inout [UInt64]) {
+        guard !keys.isEmpty else { return }
         let passes = 5
         var sorted = [UInt64](repeating: 0, count: keys.count)
         var counts = [Int](repeating: 0, count: passes * 256)

@@ -205,7 +205,15 @@ struct SPFTopology {
         }
         if links.count > 2 * usedLinks + 64 { compactLinks() }
         updateLinksBack(of: router)
-        for neighbor in neighbors where Int(neighbor) != router { updateLinksBack(of: Int(neighbor)) }
+        // The neighbors' links to this router: they link back exactly when the new LSA links to
+        // them (one set, so that a hub with many neighbors stays linear).
+        let linkedTo = Set(resolved.lazy.filter { $0.type == .pointToPoint }.map(\.target))
+        for neighbor in Set(neighbors) where Int(neighbor) != router {
+            for index in vertices[Int(neighbor)].links
+            where links[index].type == .pointToPoint && links[index].target == Int32(router) {
+                links[index].linksBack = lsa != nil && linkedTo.contains(neighbor)
+            }
+        }
     }
 
     /// Sets `linksBack` on router vertex `router`'s point-to-point links (§16.1 step 2b).
