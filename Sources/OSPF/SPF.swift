@@ -108,25 +108,14 @@ struct SPFCandidateList {
     /// `candidate`'s (§16.1 step 2d: a shorter path replaces the candidate's distance). The new
     /// key must not be above the one in the list.
     mutating func insertOrDecrease(_ candidate: SPFCandidate) {
-        let rank = candidate.tieRank
-        var slot = Int(position[rank])
+        var slot = Int(position[candidate.tieRank])
         if slot < 0 {
             slot = items.count
             items.append(candidate)
         }
         items.withUnsafeMutableBufferPointer { heap in
             position.withUnsafeMutableBufferPointer { position in
-                // Indices stay far below Int.max: no overflow checks needed.
-                var child = slot
-                while child > 0 {
-                    let parent = (child &- 1) / 2
-                    guard candidate.precedes(heap[parent]) else { break }
-                    heap[child] = heap[parent]
-                    position[heap[child].tieRank] = Int32(truncatingIfNeeded: child)
-                    child = parent
-                }
-                heap[child] = candidate
-                position[rank] = Int32(truncatingIfNeeded: child)
+                Self.siftUp(candidate, from: slot, heap, position)
             }
         }
     }
@@ -143,7 +132,7 @@ struct SPFCandidateList {
                 position[top.tieRank] = -1
                 // Floyd's variant: move the hole the top leaves down to a leaf along the smaller
                 // children (one comparison per level), then sift the last item up from there;
-                // it rarely rises far.
+                // it rarely rises far. Indices stay far below Int.max: no overflow checks needed.
                 var hole = 0
                 while true {
                     var child = 2 &* hole &+ 1
@@ -153,18 +142,26 @@ struct SPFCandidateList {
                     position[heap[hole].tieRank] = Int32(truncatingIfNeeded: hole)
                     hole = child
                 }
-                while hole > 0 {
-                    let parent = (hole &- 1) / 2
-                    guard last.precedes(heap[parent]) else { break }
-                    heap[hole] = heap[parent]
-                    position[heap[hole].tieRank] = Int32(truncatingIfNeeded: hole)
-                    hole = parent
-                }
-                heap[hole] = last
-                position[last.tieRank] = Int32(truncatingIfNeeded: hole)
+                Self.siftUp(last, from: hole, heap, position)
                 return top
             }
         }
+    }
+
+    /// Places `candidate` at `slot` or above it, moving down the parents it precedes.
+    private static func siftUp(_ candidate: SPFCandidate, from slot: Int,
+                               _ heap: UnsafeMutableBufferPointer<SPFCandidate>,
+                               _ position: UnsafeMutableBufferPointer<Int32>) {
+        var child = slot
+        while child > 0 {
+            let parent = (child &- 1) / 2
+            guard candidate.precedes(heap[parent]) else { break }
+            heap[child] = heap[parent]
+            position[heap[child].tieRank] = Int32(truncatingIfNeeded: child)
+            child = parent
+        }
+        heap[child] = candidate
+        position[candidate.tieRank] = Int32(truncatingIfNeeded: child)
     }
 }
 
@@ -246,19 +243,21 @@ struct SPFDestinations {
                 best = (prefix, candidate)
                 return
             }
-            // Intra-area before inter-area (§11), then the lower cost; equal ones merge.
-            if candidate.pathType != bestDestination.pathType ? candidate.pathType == .intraArea
-                : candidate.cost < bestDestination.cost {
+            switch OSPFRouter.preference((candidate.pathType, 0, candidate.cost),
+                                         over: (bestDestination.pathType, 0, bestDestination.cost)) {
+            case .newer:
                 best = (prefix, candidate)
-            } else if candidate.pathType == bestDestination.pathType, candidate.cost == bestDestination.cost {
+            case .same:
                 let union = hopSets.union(bestDestination.hopSet, candidate.hopSet)
                 hopSets.sort(union)
                 best?.destination.hopSet = union
+            case .older:
+                break
             }
         }
         let prefixBits = ~UInt64(0xFF_FFFF)
         if keys.count < 1 << 24 {
-            if keys.count < 256 { keys.sort() } else { OSPFRouter.radixSortByPrefix(&keys) }
+            OSPFRouter.sortByPrefix(&keys)
             for key in keys { add(key & prefixBits, destinations[Int(key & 0xFF_FFFF)]) }
         } else {
             // Too many for indices in the keys (not a real area): sort indices instead.
@@ -519,6 +518,13 @@ extension OSPFRouter {
     /// lower (type 2, then path) cost. `.newer` means `candidate` is preferred, `.same` means
     /// equal cost.
     static func preference(_ candidate: OSPFRoute, over existing: OSPFRoute) -> OSPFLSAOrder {
+        preference((candidate.pathType, candidate.type2Cost ?? 0, candidate.cost),
+                   over: (existing.pathType, existing.type2Cost ?? 0, existing.cost))
+    }
+
+    /// The same order on the parts of a route that decide it.
+    static func preference(_ candidate: (pathType: OSPFPathType, type2Cost: UInt32, cost: UInt32),
+                           over existing: (pathType: OSPFPathType, type2Cost: UInt32, cost: UInt32)) -> OSPFLSAOrder {
         func rank(_ type: OSPFPathType) -> Int {
             switch type {
             case .intraArea: 0
@@ -530,8 +536,8 @@ extension OSPFRouter {
         if rank(candidate.pathType) != rank(existing.pathType) {
             return rank(candidate.pathType) < rank(existing.pathType) ? .newer : .older
         }
-        let a = (candidate.type2Cost ?? 0, candidate.cost)
-        let b = (existing.type2Cost ?? 0, existing.cost)
+        let a = (candidate.type2Cost, candidate.cost)
+        let b = (existing.type2Cost, existing.cost)
         if a == b { return .same }
         return a < b ? .newer : .older
     }
@@ -547,25 +553,25 @@ extension OSPFRouter {
                    length: UInt8(truncatingIfNeeded: key >> 24))
     }
 
-    /// The indices of `routes` in prefix order (equal prefixes in index order).
+    /// The indices of `routes` in prefix order (equal prefixes in index order). Sorting integers
+    /// is several times cheaper than sorting the routes: each key gets its route's index in its
+    /// lower 24 bits, which hold it for any realistic table.
     static func indicesByPrefix(_ routes: [OSPFRoute]) -> [Int] {
-        indicesByPrefix(keys: routes.map { sortKey($0.prefix) })
-    }
-
-    /// The indices of `keys` (made by `sortKey`) in key order, equal keys in index order.
-    /// Sorting integers is several times cheaper than sorting routes: each key gets its index
-    /// in its lower 24 bits, which hold it for any realistic table.
-    static func indicesByPrefix(keys: [UInt64]) -> [Int] {
-        guard keys.count < 1 << 24 else {
-            return keys.indices.sorted { (keys[$0], $0) < (keys[$1], $1) }
+        guard routes.count < 1 << 24 else {
+            return routes.indices.sorted { (routes[$0].prefix, $0) < (routes[$1].prefix, $1) }
         }
-        var indexed = keys
-        for index in indexed.indices { indexed[index] |= UInt64(index) }
-        if indexed.count < 256 { indexed.sort() } else { radixSortByPrefix(&indexed) }
-        return indexed.map { Int($0 & 0xFF_FFFF) }
+        var keys = routes.indices.map { sortKey(routes[$0].prefix) | UInt64($0) }
+        sortByPrefix(&keys)
+        return keys.map { Int($0 & 0xFF_FFFF) }
     }
 
-    /// Sorts keys made by `indicesByPrefix`, which arrive in index order, by their upper 40 bits
+    /// Sorts keys made by `sortKey` with indices in their lower bits, arriving in index order:
+    /// a comparison sort for small tables, the radix sort for the rest.
+    static func sortByPrefix(_ keys: inout [UInt64]) {
+        if keys.count < 256 { keys.sort() } else { radixSortByPrefix(&keys) }
+    }
+
+    /// Sorts keys made by `sortKey`, indices below, which arrive in index order, by their upper 40 bits
     /// (the prefix): a least-significant-digit radix sort in stable passes of 8 bits. One sweep
     /// counts all five digits; a digit that all keys share needs no pass, as is common in a real
     /// area (one prefix length, the host byte of /24s, one first octet): the benchmark's table of

@@ -182,9 +182,9 @@ struct SPFTopology {
         }
         let old = vertices[router]
         // The routers whose point-to-point links back to this one may change meaning.
-        var neighbors: [Int32] = []
-        for index in old.links where links[index].type == .pointToPoint { neighbors.append(links[index].target) }
-        for link in resolved where link.type == .pointToPoint { neighbors.append(link.target) }
+        var neighbors = Set<Int32>()
+        for index in old.links where links[index].type == .pointToPoint { neighbors.insert(links[index].target) }
+        for link in resolved where link.type == .pointToPoint { neighbors.insert(link.target) }
         for index in old.links where links[index].type == .stub { stubCount -= 1 }
         for link in resolved where link.type == .stub { stubCount += 1 }
         if old.hasRouterLSA != (lsa != nil) { vertexLSACount += lsa != nil ? 1 : -1 }
@@ -208,7 +208,7 @@ struct SPFTopology {
         // The neighbors' links to this router: they link back exactly when the new LSA links to
         // them (one set, so that a hub with many neighbors stays linear).
         let linkedTo = Set(resolved.lazy.filter { $0.type == .pointToPoint }.map(\.target))
-        for neighbor in Set(neighbors) where Int(neighbor) != router {
+        for neighbor in neighbors where Int(neighbor) != router {
             for index in vertices[Int(neighbor)].links
             where links[index].type == .pointToPoint && links[index].target == Int32(router) {
                 links[index].linksBack = lsa != nil && linkedTo.contains(neighbor)
