@@ -32,11 +32,14 @@ let package = Package(
                 .product(name: "WeftCrypto", package: "Weft"),
                 .product(name: "WeftDataPlane", package: "Weft"),
                 .product(name: "WeftRouting", package: "Weft"),
+                "BenchmarkSupport",
                 "CSodiumRaw",
             ],
             path: "Benchmarks/DataPlaneBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
         ),
+        // What the benchmarks share: a seeded generator for their fixtures.
+        .target(name: "BenchmarkSupport", path: "Sources/BenchmarkSupport"),
         // The plain C Dijkstra that Weft's SPF is measured against.
         .target(name: "CDijkstra", path: "Sources/CDijkstra"),
         .executableTarget(
@@ -44,6 +47,7 @@ let package = Package(
             dependencies: [
                 .product(name: "Benchmark", package: "package-benchmark"),
                 .product(name: "WeftOSPF", package: "Weft"),
+                "BenchmarkSupport",
                 "CDijkstra",
             ],
             path: "Benchmarks/SPFBenchmarks",

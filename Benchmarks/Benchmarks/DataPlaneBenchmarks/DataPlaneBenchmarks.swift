@@ -11,6 +11,7 @@
 // ~20% between runs. Run: `cd Benchmarks && swift package benchmark --target DataPlaneBenchmarks`.
 
 import Benchmark
+import BenchmarkSupport
 import CSodiumRaw
 import WeftCrypto
 import WeftDataPlane
@@ -252,23 +253,6 @@ private func handshakeBenchmark() {
 }
 
 // MARK: - Cryptokey routing with 100k prefixes
-
-/// SplitMix64: deterministic, so every run builds the same table and looks up the same addresses.
-private struct SplitMix64 {
-    var state: UInt64
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    mutating func next(in range: ClosedRange<Int>) -> Int {
-        range.lowerBound + Int(next() % UInt64(range.count))
-    }
-}
 
 /// 100,000 distinct prefixes, half IPv4 (lengths 8–32) and half IPv6 (lengths 16–128), uniform
 /// random bits and lengths, spread over 1024 peers; plus lookup addresses.

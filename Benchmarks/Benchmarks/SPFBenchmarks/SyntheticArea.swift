@@ -9,22 +9,8 @@
 // in a network: in Link State Updates from P (§13), next to a new instance of P's router-LSA
 // that links P into the graph.
 
+import BenchmarkSupport
 import WeftOSPF
-
-/// SplitMix64: a small seeded generator, so every run builds the same area.
-struct SplitMix64 {
-    var state: UInt64
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    mutating func below(_ bound: Int) -> Int { Int(next() % UInt64(bound)) }
-}
 
 struct SyntheticArea {
     /// One point-to-point link, with the metric each end advertises.
